@@ -1,0 +1,187 @@
+// Command bench measures mirrorstore beside its anchors on loopback, all in
+// one run, and prints one table of figures and ratios (the source of
+// BENCHMARKS.md).
+//
+// The read suite serves the same 4 KiB and 64 MiB files from mirrorstore
+// (anonymous GETs of a public-read bucket), nginx and Go's http.FileServer,
+// and loads each with wrk.
+//
+//	go run ./bench -suite read -duration 10s
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+func main() {
+	suite := flag.String("suite", "read", "which suite to run: read")
+	duration := flag.Duration("duration", 10*time.Second, "how long each wrk run lasts")
+	threads := flag.Int("threads", 2, "wrk threads")
+	conns := flag.Int("conns", 32, "wrk connections for small objects")
+	bigConns := flag.Int("big-conns", 4, "wrk connections for 64 MiB objects")
+	flag.Parse()
+
+	work, err := os.MkdirTemp("", "mirrorstore-bench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(work)
+
+	switch *suite {
+	case "read":
+		err = readSuite(work, wrkOptions{duration: *duration, threads: *threads, conns: *conns, bigConns: *bigConns})
+	default:
+		err = fmt.Errorf("unknown suite %q", *suite)
+	}
+	if err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+type wrkOptions struct {
+	duration                 time.Duration
+	threads, conns, bigConns int
+}
+
+type file struct {
+	name string
+	size int
+}
+
+func readSuite(work string, opt wrkOptions) error {
+	files := []file{{"small-4k.bin", 4 << 10}, {"large-64m.bin", 64 << 20}}
+	dir := filepath.Join(work, "files")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	contents := map[string][]byte{}
+	for _, f := range files {
+		b := make([]byte, f.size)
+		rand.Read(b)
+		contents[f.name] = b
+		if err := os.WriteFile(filepath.Join(dir, f.name), b, 0o644); err != nil {
+			return err
+		}
+	}
+
+	ms, err := startMirrorstore(work)
+	if err != nil {
+		return err
+	}
+	defer ms.stop()
+	if err := seedPublicBucket(strings.TrimSuffix(ms.base, "/"+benchBucket), contents); err != nil {
+		return err
+	}
+	ngx, err := startNginx(work, dir)
+	if err != nil {
+		return err
+	}
+	defer ngx.stop()
+	fs, err := startFileServer(dir)
+	if err != nil {
+		return err
+	}
+	defer fs.stop()
+
+	peers := []*peer{ms, fs, ngx}
+	fmt.Printf("# read suite: anonymous GET, wrk -t%d, %s per run, %s, %d cores\n\n", opt.threads, opt.duration, runtime.Version(), runtime.NumCPU())
+	fmt.Println("| object | conns | server | req/s | MB/s | p50 | p99 | mirrorstore ÷ server (req/s) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, f := range files {
+		conns := opt.conns
+		if f.size > 1<<20 {
+			conns = opt.bigConns
+		}
+		results := map[string]wrkResult{}
+		for _, p := range peers {
+			r, err := runWrk(p.base+"/"+f.name, opt.threads, conns, opt.duration)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", p.name, f.name, err)
+			}
+			results[p.name] = r
+		}
+		for _, p := range peers {
+			r := results[p.name]
+			ratio := results["mirrorstore"].reqPerSec / r.reqPerSec
+			fmt.Printf("| %s | %d | %s | %.0f | %.1f | %s | %s | %.2f× |\n", f.name, conns, p.name, r.reqPerSec, r.reqPerSec*float64(f.size)/1e6, r.p50, r.p99, ratio)
+		}
+	}
+	return nil
+}
+
+// seedPublicBucket creates the bench bucket as public-read and uploads the
+// files with aws-sdk-go-v2, as a user would.
+func seedPublicBucket(endpoint string, contents map[string][]byte) error {
+	ctx := context.Background()
+	client := s3.New(s3.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       "us-east-1",
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(benchAccessKey, benchSecretKey, ""),
+	})
+	if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(benchBucket), ACL: types.BucketCannedACLPublicRead}); err != nil {
+		return fmt.Errorf("create bucket: %w", err)
+	}
+	for name, b := range contents {
+		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(benchBucket), Key: aws.String(name), Body: bytes.NewReader(b)}); err != nil {
+			return fmt.Errorf("put %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+type wrkResult struct {
+	reqPerSec float64
+	p50, p99  string
+}
+
+var (
+	reqRe = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	p50Re = regexp.MustCompile(`\s50%\s+(\S+)`)
+	p99Re = regexp.MustCompile(`\s99%\s+(\S+)`)
+)
+
+func runWrk(url string, threads, conns int, d time.Duration) (wrkResult, error) {
+	out, err := exec.Command("wrk", "--latency", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns), "-d"+d.String(), url).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk: %w: %s", err, out)
+	}
+	if bytes.Contains(out, []byte("Non-2xx")) {
+		return wrkResult{}, fmt.Errorf("wrk saw non-2xx answers from %s:\n%s", url, out)
+	}
+	m := reqRe.FindSubmatch(out)
+	if m == nil {
+		return wrkResult{}, fmt.Errorf("no Requests/sec in wrk output:\n%s", out)
+	}
+	rps, _ := strconv.ParseFloat(string(m[1]), 64)
+	r := wrkResult{reqPerSec: rps}
+	if m := p50Re.FindSubmatch(out); m != nil {
+		r.p50 = string(m[1])
+	}
+	if m := p99Re.FindSubmatch(out); m != nil {
+		r.p99 = string(m[1])
+	}
+	return r, nil
+}
