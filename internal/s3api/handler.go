@@ -1,0 +1,242 @@
+// Package s3api serves the S3 API over a store.Backend: one root
+// http.Handler parses bucket and key from the raw path (no ServeMux, no path
+// cleaning), authenticates the request, looks its operation up in an exact
+// dispatch table, and runs a handler that returns an error. One writer turns
+// errors into S3 XML and logs one line per request.
+package s3api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"mirrorstore/internal/auth"
+	"mirrorstore/internal/store"
+)
+
+// Authenticator establishes who sent a request. *auth.Verifier implements
+// it. Authenticate returns Identity{Anonymous: true} for a request with no
+// signature, and an *auth.Error when a signature is present but wrong. It
+// may replace r.Body with a reader that verifies the payload as it is read
+// and fails its last Read with an *auth.Error on mismatch.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*auth.Identity, error)
+}
+
+// Config is what a Handler needs.
+type Config struct {
+	Backend store.Backend
+	Auth    Authenticator
+	// Keys tells the root credential apart from the others: root may do
+	// everything, others reach only the buckets they own. When nil, every
+	// signed caller is treated as root.
+	Keys *auth.Keyring
+	// Logger receives one line per request; nil logs nothing.
+	Logger *slog.Logger
+	// ACLCacheTTL bounds how long a bucket's canned ACL is trusted from
+	// memory for anonymous reads before it is read again from the backend
+	// (changes made through this handler take effect at once; the TTL only
+	// matters when several nodes share one backend). Zero means 5 seconds.
+	ACLCacheTTL time.Duration
+}
+
+// Handler is the root http.Handler of the S3 API.
+type Handler struct {
+	backend store.Backend
+	auth    Authenticator
+	keys    *auth.Keyring
+	log     *slog.Logger
+	table   map[routeKey]route
+	acl     aclCache
+
+	idPrefix uint64
+	idSeq    atomic.Uint64
+}
+
+// handlerFunc is the shape of every operation: it writes a success answer
+// itself (through the helpers in response.go) and returns any failure for
+// the central writer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request) error
+
+// request is what the router learned about a request before its handler
+// runs.
+type request struct {
+	op     string
+	bucket string
+	key    string
+	// query is the parsed query string; nil when the request had none.
+	query    url.Values
+	id       *auth.Identity
+	reqID    string
+	resource string
+}
+
+// New returns a Handler serving cfg.Backend.
+func New(cfg Config) *Handler {
+	h := &Handler{
+		backend: cfg.Backend,
+		auth:    cfg.Auth,
+		keys:    cfg.Keys,
+		log:     cfg.Logger,
+	}
+	h.acl.ttl = cfg.ACLCacheTTL
+	if h.acl.ttl == 0 {
+		h.acl.ttl = 5 * time.Second
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	h.idPrefix = binary.BigEndian.Uint64(b[:])
+	h.table = buildTable(h.routes())
+	return h
+}
+
+// newRequestID returns a 16-hex-digit id, unique within this process and
+// unlikely to repeat across restarts.
+func (h *Handler) newRequestID() string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], h.idPrefix+h.idSeq.Add(1))
+	var out [16]byte
+	hex.Encode(out[:], b[:])
+	for i, c := range out {
+		if c >= 'a' {
+			out[i] = c - 'a' + 'A'
+		}
+	}
+	return string(out[:])
+}
+
+// ServeHTTP answers one request.
+func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	w := &responseWriter{ResponseWriter: rw}
+	req := &request{reqID: h.newRequestID()}
+	w.Header()["X-Amz-Request-Id"] = []string{req.reqID}
+
+	err := h.serve(w, r, req)
+	if err != nil {
+		h.writeError(w, r, req, err)
+	}
+	h.logRequest(r, req, w, start, err)
+}
+
+// serve does everything but the error writing and the log line.
+func (h *Handler) serve(w *responseWriter, r *http.Request, req *request) error {
+	escaped := r.URL.EscapedPath()
+	if len(escaped) > 2 && escaped[1] == '-' && escaped[2] == '/' {
+		return h.serveHealth(w, r, req, escaped)
+	}
+	bucket, key, err := parsePath(escaped)
+	req.bucket, req.key = bucket, key
+	req.resource = escaped
+	if err != nil {
+		return err
+	}
+	if r.URL.RawQuery != "" {
+		req.query = r.URL.Query()
+	}
+
+	id, err := h.auth.Authenticate(r)
+	if err != nil {
+		return err
+	}
+	req.id = id
+
+	lvl := levelService
+	if bucket != "" {
+		lvl = levelBucket
+		if key != "" {
+			lvl = levelObject
+		}
+		if !validBucketName(bucket) {
+			return errorf("InvalidBucketName", "The specified bucket is not valid: bucket names have 3 to 63 characters, lowercase letters, digits, '-' and '.', start and end with a letter or digit, and are not IP addresses.")
+		}
+	}
+	k, err := routeKeyOf(r, req.query, lvl)
+	if err != nil {
+		return err
+	}
+	rt, err := h.dispatch(k)
+	if err != nil {
+		return err
+	}
+	req.op = rt.op
+	if err := h.authorize(r.Context(), req); err != nil {
+		return err
+	}
+	return rt.handler(w, r, req)
+}
+
+// serveHealth answers the /-/ endpoints, which need no authentication and
+// cannot collide with a bucket (bucket names never start with '-').
+func (h *Handler) serveHealth(w *responseWriter, r *http.Request, req *request, path string) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return errCode("MethodNotAllowed")
+	}
+	switch path {
+	case "/-/healthy":
+		req.op = "Healthy"
+	case "/-/ready":
+		req.op = "Ready"
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := h.backend.Ready(ctx); err != nil {
+			if h.log != nil {
+				h.log.Warn("not ready", "err", err)
+			}
+			return errorf("ServiceUnavailable", "The storage backend is not ready.")
+		}
+	default:
+		return errorf("NoSuchKey", "No such endpoint: %s.", path)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodGet {
+		_, _ = w.Write([]byte("ok\n"))
+	}
+	return nil
+}
+
+// logRequest writes the one log line of a request. Secrets never reach it:
+// the query string (which carries presigned signatures) is not logged.
+func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, start time.Time, err error) {
+	if h.log == nil {
+		return
+	}
+	ctx := r.Context()
+	level := slog.LevelInfo
+	if w.status >= 500 {
+		level = slog.LevelError
+	}
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("id", req.reqID),
+		slog.String("op", req.op),
+		slog.String("method", r.Method),
+		slog.String("bucket", req.bucket),
+		slog.String("key", req.key),
+		slog.Int("status", w.status),
+		slog.Int64("bytes_in", r.ContentLength),
+		slog.Int64("bytes_out", w.written),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("remote", r.RemoteAddr),
+	}
+	if req.id != nil && !req.id.Anonymous {
+		attrs = append(attrs, slog.String("access_key", req.id.Credential.AccessKey))
+	}
+	if err != nil {
+		if e, internal := toError(err); internal || e.Status >= 500 {
+			attrs = append(attrs, slog.String("err", err.Error()))
+		} else {
+			attrs = append(attrs, slog.String("code", e.Code))
+		}
+	}
+	h.log.LogAttrs(ctx, level, "request", attrs...)
+}
