@@ -70,14 +70,33 @@ type Identity struct {
 	// request body yields: x-amz-decoded-content-length for aws-chunked
 	// bodies, the request's Content-Length otherwise; -1 when unknown.
 	ContentLength int64
+	// Region is the region named in the credential scope. The server is
+	// region-less and accepts any; it is kept for logs.
+	Region string
+	// Body is the verifying reader Authenticate put in place of r.Body, or
+	// nil when the body needed no verification. After it returned io.EOF,
+	// its Checksum method gives the checksum it verified or computed.
+	Body *Body
 }
 
 // Error is an authentication failure, carrying the S3 error code and the
 // HTTP status S3 answers it with.
+//
+// The optional fields are the extra elements S3 puts in its error XML so a
+// client can find what it signed differently; empty ones are left out.
 type Error struct {
 	Code    string // e.g. "SignatureDoesNotMatch"
 	Status  int    // e.g. http.StatusForbidden
 	Message string // says what is wrong and what to fix
+
+	AccessKeyID       string // SignatureDoesNotMatch, InvalidAccessKeyId
+	SignatureProvided string // SignatureDoesNotMatch
+	StringToSign      string // SignatureDoesNotMatch
+	CanonicalRequest  string // SignatureDoesNotMatch of a request (not of a chunk)
+	RequestTime       string // RequestTimeTooSkewed
+	ServerTime        string // RequestTimeTooSkewed, expired presigned URL
+	MaxAllowedSkewMs  int64  // RequestTimeTooSkewed
+	Expires           string // expired presigned URL: when it expired (RFC 3339)
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
