@@ -1,0 +1,495 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"mirrorstore/internal/origin"
+	"mirrorstore/internal/store"
+)
+
+// copyBuf is the size of each read from the origin and write to staging.
+const copyBuf = 256 << 10
+
+// Info describes the object a fill is streaming: what the client's 200 says.
+type Info struct {
+	// Attrs are the kept origin headers; Attrs.MirrorOrigin is OriginURL.
+	Attrs store.ObjectAttrs
+	// Size is the origin's Content-Length, -1 when it sent none (the
+	// answer is then chunked).
+	Size int64
+	// LastModified is the fill's start, or the origin's Last-Modified with
+	// Spec.UseOriginLastModified (the fill's start when the origin sent
+	// none or an unparsable one).
+	LastModified time.Time
+	// OriginURL is the Spec URL that answered (primary or secondary), for
+	// x-oss-tag.
+	OriginURL string
+}
+
+// fill is one origin fetch and everything that reads it.
+type fill struct {
+	m       *Manager
+	key     fillKey
+	spec    Spec
+	started time.Time
+
+	// headers is closed once info or headErr is set; both are read-only
+	// afterwards.
+	headers chan struct{}
+	info    Info
+	headErr error
+
+	mu       sync.Mutex
+	file     *os.File // nil until the headers are in; closed when refs drop to 0
+	path     string
+	size     int64         // bytes written and readable
+	done     bool          // the body is whole and verified
+	err      error         // the fill aborted: every Read fails with it
+	progress chan struct{} // closed and replaced whenever size, done or err change
+	refs     int           // the fill goroutine, readers, and Opens waiting
+}
+
+func newFill(m *Manager, k fillKey, spec Spec) *fill {
+	return &fill{
+		m:        m,
+		key:      k,
+		spec:     spec,
+		started:  time.Now(),
+		headers:  make(chan struct{}),
+		progress: make(chan struct{}),
+		refs:     2,
+	}
+}
+
+func (f *fill) retain() {
+	f.mu.Lock()
+	f.refs++
+	f.mu.Unlock()
+}
+
+// release drops a reference; the last one closes the staging file (already
+// unlinked by then, so the bytes go with it).
+func (f *fill) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refs--
+	if f.refs == 0 && f.file != nil {
+		f.file.Close()
+		f.file = nil
+	}
+}
+
+// signal wakes every waiting reader; f.mu must be held.
+func (f *fill) signal() {
+	close(f.progress)
+	f.progress = make(chan struct{})
+}
+
+// run is the fill's goroutine: fetch, stream to staging, commit, clean up.
+func (f *fill) run(ctx context.Context) {
+	defer f.m.wg.Done()
+	result := f.work(ctx)
+
+	f.m.mu.Lock()
+	delete(f.m.fills, f.key)
+	f.m.mu.Unlock()
+
+	f.mu.Lock()
+	if !f.done && f.err == nil {
+		// Unreachable by construction; never leave a reader waiting.
+		f.err = failed(MsgReadFailed, errors.New("fill ended without a verdict"))
+		f.signal()
+	}
+	if f.path != "" {
+		// Readers still hold the open file; the name goes now.
+		_ = os.Remove(f.path)
+	}
+	f.mu.Unlock()
+	f.release()
+	f.m.metrics.FillsInFlight(-1)
+	f.m.metrics.FillResult(result)
+}
+
+// work does the fill and returns its result for the metrics.
+func (f *fill) work(ctx context.Context) Result {
+	resp, url, err := f.fetch(ctx)
+	if err == nil {
+		var info Info
+		if info, err = f.prepare(resp, url); err == nil {
+			return f.stream(ctx, resp, info)
+		}
+		resp.Body.Close()
+	}
+	f.publish(Info{}, err)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ResultOrigin404
+	case errors.Is(err, origin.ErrRefusedAddress):
+		f.m.log.Warn("mirror origin refused: internal address", "bucket", f.key.bucket, "key", f.key.key, "err", err)
+		return ResultRefused
+	}
+	var fe *FailedError
+	if errors.As(err, &fe) {
+		f.m.log.Info("mirror fill failed", "bucket", f.key.bucket, "key", f.key.key, "err", err)
+	}
+	return ResultFailed
+}
+
+func (f *fill) publish(info Info, err error) {
+	f.info, f.headErr = info, err
+	close(f.headers)
+}
+
+// fetch asks the origins in turn and returns the 200 answer and the Spec URL
+// that gave it, or the error Open returns.
+func (f *fill) fetch(ctx context.Context) (*origin.Response, string, error) {
+	var resp *origin.Response
+	var url string
+	for i, u := range f.spec.URLs {
+		last := i == len(f.spec.URLs)-1
+		r, err := f.m.cfg.Origin.Get(ctx, origin.Request{
+			URL:             u,
+			Header:          f.spec.Header,
+			SNI:             f.spec.SNI,
+			FollowRedirects: f.spec.FollowRedirect,
+		})
+		if err != nil {
+			if errors.Is(err, origin.ErrSlowDown) {
+				// Our own limit, not the origin's failure: no failover.
+				return nil, "", err
+			}
+			if ctx.Err() != nil {
+				return nil, "", failed(MsgConnectFailed, err)
+			}
+			if last {
+				return nil, "", fetchFailed(err)
+			}
+			f.m.log.Info("mirror origin failed, trying the secondary", "url", u, "err", err)
+			continue
+		}
+		if !last && f.failover(r.StatusCode) {
+			f.m.log.Info("mirror origin failed, trying the secondary", "url", u, "status", r.StatusCode)
+			discard(r.Body)
+			continue
+		}
+		resp, url = r, u
+		break
+	}
+	f.m.metrics.TimeToFirstByte(time.Since(f.started))
+	return f.judge(resp, url)
+}
+
+// failover reports whether an answer sends the fill to the next origin.
+func (f *fill) failover(code int) bool {
+	if code >= 500 {
+		return true
+	}
+	if !f.spec.SwitchAllErrors {
+		return false
+	}
+	switch code {
+	case 200, 206, 301, 302, 303, 307, 404:
+		return false
+	}
+	return true
+}
+
+// judge turns the last origin's answer into the fill's start or Open's error.
+func (f *fill) judge(r *origin.Response, url string) (*origin.Response, string, error) {
+	code := r.StatusCode
+	switch {
+	case slices.Contains(f.spec.TransparentCodes, code):
+		// Listed codes win, 404 included: the rule asked for the origin's
+		// own answer.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, MaxTransparentBody))
+		r.Body.Close()
+		h := http.Header{}
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			h.Set("Content-Type", ct)
+		}
+		return nil, "", &TransparentError{StatusCode: code, Header: h, Body: body}
+	case code == http.StatusOK:
+		return r, url, nil
+	case code == http.StatusNotFound:
+		discard(r.Body)
+		return nil, "", ErrNotFound
+	case code/100 == 3 && code != http.StatusNotModified && r.Location != "" && !f.spec.FollowRedirect:
+		discard(r.Body)
+		return nil, "", &RedirectError{StatusCode: code, Location: r.Location}
+	}
+	discard(r.Body)
+	return nil, "", statusFailed(code)
+}
+
+// prepare checks a 200 answer's headers, builds the Info and creates the
+// staging file.
+func (f *fill) prepare(r *origin.Response, url string) (Info, error) {
+	if r.ContentLength > f.m.cfg.MaxSize {
+		return Info{}, failed(MsgTooLarge, nil)
+	}
+	kept, err := origin.Keep(r.Header, f.spec.SaveMeta)
+	if err != nil {
+		return Info{}, failed(MsgMetaTooLarge, err)
+	}
+	info := Info{
+		Attrs: store.ObjectAttrs{
+			ContentType:              kept.Header["Content-Type"],
+			ContentEncoding:          kept.Header["Content-Encoding"],
+			ContentDisposition:       kept.Header["Content-Disposition"],
+			ContentLanguage:          kept.Header["Content-Language"],
+			CacheControl:             kept.Header["Cache-Control"],
+			Expires:                  kept.Header["Expires"],
+			AccessControlAllowOrigin: kept.Header["Access-Control-Allow-Origin"],
+			UserMeta:                 kept.Meta,
+			MirrorOrigin:             url,
+		},
+		Size:         r.ContentLength,
+		LastModified: f.started.UTC().Truncate(time.Second),
+		OriginURL:    url,
+	}
+	if f.spec.UseOriginLastModified {
+		if t, err := http.ParseTime(r.Header.Get("Last-Modified")); err == nil {
+			info.LastModified = t.UTC()
+		}
+	}
+	file, err := os.CreateTemp(f.m.cfg.StagingDir, stagingPattern)
+	if err != nil {
+		return Info{}, err
+	}
+	f.mu.Lock()
+	f.file, f.path = file, file.Name()
+	f.mu.Unlock()
+	return info, nil
+}
+
+// stream publishes the headers, copies the body to staging while the commit
+// tails it, and returns the fill's result.
+func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result {
+	f.publish(info, nil)
+	commit := &Reader{Info: info, f: f, ctx: ctx}
+	f.retain()
+	committed := make(chan error, 1)
+	go func() {
+		defer commit.Close()
+		_, err := f.m.cfg.Store.PutObject(ctx, f.key.bucket, f.key.key, commit, store.PutOptions{
+			Attrs:        info.Attrs,
+			Size:         info.Size,
+			LastModified: info.LastModified,
+			Conditions:   store.Conditions{IfNoneMatchStar: true},
+		})
+		committed <- err
+	}()
+
+	err := f.copy(r)
+	r.Body.Close()
+	f.mu.Lock()
+	if err != nil {
+		f.err = err
+	} else {
+		f.done = true
+	}
+	f.signal()
+	f.mu.Unlock()
+
+	cerr := <-committed
+	switch {
+	case err != nil:
+		f.m.log.Info("mirror fill aborted", "bucket", f.key.bucket, "key", f.key.key, "url", info.OriginURL, "err", err)
+		return ResultFailed
+	case errors.Is(cerr, store.ErrPreconditionFailed):
+		// A client wrote the key during the fill: theirs wins, and our
+		// readers already had a whole, verified body.
+		f.m.log.Info("mirror fill yielded to a write of the same key", "bucket", f.key.bucket, "key", f.key.key)
+		return ResultStored
+	case cerr != nil:
+		f.m.log.Error("mirror commit failed", "bucket", f.key.bucket, "key", f.key.key, "err", cerr)
+		return ResultFailed
+	}
+	return ResultStored
+}
+
+// copy writes the origin's body to staging, publishing progress, and checks
+// it: length, size limit, MD5. Its error is what every reader gets.
+func (f *fill) copy(r *origin.Response) error {
+	h := md5.New()
+	buf := make([]byte, copyBuf)
+	var n int64
+	for {
+		k, rerr := r.Body.Read(buf)
+		if k > 0 {
+			if n+int64(k) > f.m.cfg.MaxSize {
+				return failed(MsgTooLarge, nil)
+			}
+			// f.file is not replaced while the fill runs, and the fill
+			// holds a reference, so it is safe to use without the lock.
+			if _, err := f.file.Write(buf[:k]); err != nil {
+				return failed(MsgStagingFailed, err)
+			}
+			h.Write(buf[:k])
+			n += int64(k)
+			f.m.metrics.BytesMirrored(int64(k))
+			f.mu.Lock()
+			f.size = n
+			f.signal()
+			f.mu.Unlock()
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			if r.ContentLength >= 0 && errors.Is(rerr, io.ErrUnexpectedEOF) {
+				return failed(MsgShortBody, rerr)
+			}
+			return failed(MsgReadFailed, rerr)
+		}
+	}
+	if r.ContentLength >= 0 && n != r.ContentLength {
+		return failed(MsgShortBody, nil)
+	}
+	if f.spec.CheckMD5 {
+		if v := r.Header.Get("Content-MD5"); v != "" {
+			want, err := base64.StdEncoding.DecodeString(v)
+			if err != nil || !bytes.Equal(want, h.Sum(nil)) {
+				return failed(MsgMD5Mismatch, err)
+			}
+		}
+	}
+	return nil
+}
+
+// discard reads a little of a body we do not use, so its connection may be
+// reused, and closes it.
+func discard(rc io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, rc, 4<<10)
+	rc.Close()
+}
+
+// Reader reads a fill's body as it arrives. It is not safe for concurrent
+// use; Close must not race a Read.
+type Reader struct {
+	// Info describes the object; read-only.
+	Info Info
+
+	f      *fill
+	ctx    context.Context
+	pos    int64
+	closed bool
+}
+
+// Read reads the next bytes, waiting for the origin when it has sent no more
+// yet. io.EOF comes only once the whole body arrived and was verified (length,
+// MD5). When the fill aborts, Read returns its *FailedError, even if bytes
+// were still unread: the body is not whole and will not be stored. A client
+// that already has the headers must then be cut off — in a handler, by
+// panic(http.ErrAbortHandler) — since ending the response normally would
+// present a truncated body as complete. Read also fails with ctx's error when
+// the Open context ends.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.closed {
+		return 0, errors.New("mirror: read of a closed reader")
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	f := r.f
+	for {
+		f.mu.Lock()
+		if f.err != nil {
+			f.mu.Unlock()
+			return 0, f.err
+		}
+		if avail := f.size - r.pos; avail > 0 {
+			file := f.file
+			f.mu.Unlock()
+			if int64(len(p)) > avail {
+				p = p[:avail]
+			}
+			// The file stays open: this reader holds a reference.
+			n, err := file.ReadAt(p, r.pos)
+			r.pos += int64(n)
+			if err == io.EOF && n == len(p) {
+				err = nil
+			}
+			return n, err
+		}
+		if f.done {
+			f.mu.Unlock()
+			return 0, io.EOF
+		}
+		wait := f.progress
+		f.mu.Unlock()
+		select {
+		case <-wait:
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		}
+	}
+}
+
+// Seek moves the read position, for a range of the object: a position past
+// what has arrived makes the next Read wait for it. io.SeekEnd needs a known
+// Info.Size.
+func (r *Reader) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.pos
+	case io.SeekEnd:
+		if r.Info.Size < 0 {
+			return r.pos, errors.New("mirror: seek from the end of a body of unknown length")
+		}
+		offset += r.Info.Size
+	default:
+		return r.pos, errors.New("mirror: bad whence")
+	}
+	if offset < 0 {
+		return r.pos, errors.New("mirror: negative position")
+	}
+	r.pos = offset
+	return offset, nil
+}
+
+// Wait blocks until the body has ended and returns its size, for a range
+// request on a body of unknown length (Content-Range needs the total). It
+// fails with the fill's *FailedError or ctx's error.
+func (r *Reader) Wait(ctx context.Context) (int64, error) {
+	f := r.f
+	for {
+		f.mu.Lock()
+		if f.err != nil {
+			f.mu.Unlock()
+			return 0, f.err
+		}
+		if f.done {
+			size := f.size
+			f.mu.Unlock()
+			return size, nil
+		}
+		wait := f.progress
+		f.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// Close releases the reader. The fill goes on without it. It returns nil.
+func (r *Reader) Close() error {
+	if !r.closed {
+		r.closed = true
+		r.f.release()
+	}
+	return nil
+}
