@@ -210,7 +210,7 @@ func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, s
 	}
 	ctx := r.Context()
 	level := slog.LevelInfo
-	if w.status >= 500 {
+	if w.status >= 500 && w.status != http.StatusNotImplemented {
 		level = slog.LevelError
 	}
 	if !h.log.Enabled(ctx, level) {

@@ -180,7 +180,7 @@ func (h *Handler) dispatch(k routeKey) (route, error) {
 				what += " with ?" + k.sub
 			}
 		}
-		return route{}, errorf("NotImplemented", "%s %s on a %s is not implemented by this server.", k.method, what, k.level)
+		return route{}, errorf("NotImplemented", "%s %s (%s level) is not implemented by this server.", k.method, what, k.level)
 	}
-	return route{}, errorf("MethodNotAllowed", "The specified method %s is not allowed against this %s.", k.method, k.level)
+	return route{}, errorf("MethodNotAllowed", "The specified method %s is not allowed against this resource (%s level).", k.method, k.level)
 }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mirrorstore/internal/server"
+)
+
+func newServerCmd() *cobra.Command {
+	var (
+		cfg       server.Config
+		logFormat string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the S3 server",
+		Long: `Run the S3 server.
+
+Every flag can also be set by an environment variable: MIRRORSTORE_ and the
+flag's name in capitals with '-' as '_' (MIRRORSTORE_DATA, MIRRORSTORE_ADDR).
+The root credential comes from MIRRORSTORE_ACCESS_KEY and
+MIRRORSTORE_SECRET_KEY; when they are unset, a pair is generated, printed
+once and kept in the data folder, so a restart reuses it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = logger
+			cfg.Out = cmd.OutOrStdout()
+			cfg.AccessKey = os.Getenv("MIRRORSTORE_ACCESS_KEY")
+			cfg.SecretKey = os.Getenv("MIRRORSTORE_SECRET_KEY")
+			return server.Run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", ":9000", "address to listen on")
+	f.StringVar(&cfg.DataDir, "data", "./data", "folder of the embedded storage engine")
+	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	return cmd
+}
+
+// newLogger returns the structured logger, on stderr.
+func newLogger(format string) (*slog.Logger, error) {
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use json or text", format)
+}

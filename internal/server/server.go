@@ -1,0 +1,191 @@
+// Package server wires a mirrorstore server together: the storage engine,
+// credentials, the S3 handler and the HTTP server with its timeouts, TLS and
+// graceful shutdown. cmd/mirrorstore parses flags into a Config and calls
+// Run; tests call Start to get a running server on 127.0.0.1:0.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"mirrorstore/internal/auth"
+	"mirrorstore/internal/s3api"
+	"mirrorstore/internal/store"
+	"mirrorstore/internal/store/local"
+)
+
+// Config is everything the server needs.
+type Config struct {
+	// Addr is the listen address (":9000").
+	Addr string
+	// DataDir holds the embedded engine's files and the generated
+	// credentials.
+	DataDir string
+	// AccessKey and SecretKey are the root credential; when both are
+	// empty a pair is generated once and kept in DataDir.
+	AccessKey, SecretKey string
+	// TLSCert and TLSKey, when set, serve HTTPS.
+	TLSCert, TLSKey string
+	// ShutdownTimeout bounds how long in-flight requests may run after a
+	// shutdown starts.
+	ShutdownTimeout time.Duration
+	// Logger receives the request log and server events.
+	Logger *slog.Logger
+	// Out receives the human-readable start-up lines (endpoint, generated
+	// credentials); nil discards them.
+	Out io.Writer
+}
+
+// Server is a running mirrorstore server.
+type Server struct {
+	cfg     Config
+	backend store.Backend
+	http    *http.Server
+	ln      net.Listener
+	keys    *auth.Keyring
+	url     string
+	served  chan error
+}
+
+// Start opens the engine, loads or creates the credentials, listens on
+// cfg.Addr and serves in the background. The caller must call Shutdown.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	root, generated, err := loadCredential(cfg.DataDir, cfg.AccessKey, cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		if cfg.TLSCert == "" || cfg.TLSKey == "" {
+			return nil, errors.New("--tls-cert and --tls-key go together")
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	backend, err := local.Open(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open engine: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		backend.Close()
+		return nil, err
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+		scheme = "https"
+	}
+
+	keys := auth.NewKeyring(root)
+	handler := s3api.New(s3api.Config{
+		Backend: backend,
+		Auth:    auth.NewVerifier(keys),
+		Keys:    keys,
+		Logger:  cfg.Logger,
+	})
+	s := &Server{
+		cfg:     cfg,
+		backend: backend,
+		ln:      ln,
+		keys:    keys,
+		url:     scheme + "://" + endpointHost(ln.Addr()),
+		served:  make(chan error, 1),
+		http: &http.Server{
+			Handler: handler,
+			// Slow clients cannot hold a connection open before sending
+			// their headers, nor idle forever between requests. Bodies and
+			// answers have no overall deadline: objects may be gigabytes.
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		},
+	}
+
+	fmt.Fprintf(cfg.Out, "mirrorstore serving S3 at %s (data in %s)\n", s.url, cfg.DataDir)
+	if generated {
+		fmt.Fprintf(cfg.Out, "generated credentials, kept in %s:\n  access key: %s\n  secret key: %s\n",
+			credentialsPath(cfg.DataDir), root.AccessKey, root.SecretKey)
+	} else if cfg.AccessKey == "" {
+		fmt.Fprintf(cfg.Out, "access key %s (credentials from %s)\n", root.AccessKey, credentialsPath(cfg.DataDir))
+	}
+	cfg.Logger.Info("server started", "endpoint", s.url, "data", cfg.DataDir)
+
+	go func() { s.served <- s.http.Serve(ln) }()
+	return s, nil
+}
+
+// endpointHost names a listener's address the way a client should dial it:
+// an unspecified address (":9000") becomes 127.0.0.1.
+func endpointHost(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(tcp.Port))
+	}
+	return tcp.String()
+}
+
+// URL is the server's endpoint, e.g. "http://127.0.0.1:9000".
+func (s *Server) URL() string { return s.url }
+
+// Credential is the root credential the server accepts.
+func (s *Server) Credential() auth.Credential { return s.keys.Root() }
+
+// Shutdown stops accepting connections, waits for in-flight requests up to
+// ctx's deadline, closes what is left, then closes the engine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		// The deadline passed: cut the remaining connections so their
+		// handlers fail and nothing half-written is committed.
+		s.http.Close()
+	}
+	if serr := <-s.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return errors.Join(err, s.backend.Close())
+}
+
+// Run starts the server and serves until ctx is cancelled (a signal), then
+// shuts down within cfg.ShutdownTimeout.
+func Run(ctx context.Context, cfg Config) error {
+	s, err := Start(cfg)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-s.served:
+		// Serve failed on its own; put the error back for Shutdown.
+		s.served <- err
+	}
+	cfg.Logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
