@@ -135,8 +135,40 @@ const (
 
 type headerCond struct {
 	name  string // canonical
+	slot  int    // index into Matcher.headerNames
 	op    headerOp
 	value string
+}
+
+// maxCachedHeaders is how many distinct header names Match reads from the
+// request once and remembers for the rest of the call (on the stack);
+// names past it are read from the header map at each test.
+const maxCachedHeaders = 16
+
+// headerCache holds the first value of each header name the rules test,
+// fetched at most once per Match.
+type headerCache struct {
+	h      http.Header
+	loaded [maxCachedHeaders]bool
+	ok     [maxCachedHeaders]bool
+	vals   [maxCachedHeaders]string
+}
+
+func (c *headerCache) get(name string, slot int) (string, bool) {
+	if slot >= maxCachedHeaders {
+		vs := c.h[name]
+		if len(vs) == 0 {
+			return "", false
+		}
+		return vs[0], true
+	}
+	if !c.loaded[slot] {
+		c.loaded[slot] = true
+		if vs := c.h[name]; len(vs) != 0 {
+			c.vals[slot], c.ok[slot] = vs[0], true
+		}
+	}
+	return c.vals[slot], c.ok[slot]
 }
 
 type compiledRule struct {
@@ -150,10 +182,11 @@ type compiledRule struct {
 // Matcher is a compiled website configuration: immutable, safe for
 // concurrent use, replaced whole when the configuration changes.
 type Matcher struct {
-	rules []compiledRule
-	index *IndexDocument
-	errd  *ErrorDocument
-	cfg   *Config
+	rules       []compiledRule
+	headerNames []string // distinct canonical names tested by IncludeHeader
+	index       *IndexDocument
+	errd        *ErrorDocument
+	cfg         *Config
 }
 
 // Compile turns a validated configuration (from Parse, or one whose Validate
@@ -169,8 +202,19 @@ func Compile(c *Config) *Matcher {
 		m.errd = &d
 	}
 	m.rules = make([]compiledRule, len(c.Rules))
+	slots := map[string]int{}
 	for i := range c.Rules {
 		m.rules[i] = compileRule(&c.Rules[i])
+		for j := range m.rules[i].headers {
+			hc := &m.rules[i].headers[j]
+			slot, ok := slots[hc.name]
+			if !ok {
+				slot = len(m.headerNames)
+				slots[hc.name] = slot
+				m.headerNames = append(m.headerNames, hc.name)
+			}
+			hc.slot = slot
+		}
 	}
 	return m
 }
@@ -269,12 +313,13 @@ func (m *Matcher) Rules() int { return len(m.rules) }
 // a Mirror rule.
 func (m *Matcher) Match(req *Request, p Prober) Result {
 	status := 0
+	hc := headerCache{h: req.Header}
 	for i := range m.rules {
 		r := &m.rules[i]
 		if !strings.HasPrefix(req.Key, r.prefix) || !strings.HasSuffix(req.Key, r.suffix) {
 			continue
 		}
-		if !headersMatch(r.headers, req.Header) {
+		if !headersMatch(r.headers, &hc) {
 			continue
 		}
 		if r.errCode != 0 {
@@ -301,14 +346,13 @@ func (m *Matcher) Match(req *Request, p Prober) Result {
 	return Result{Status: status}
 }
 
-func headersMatch(conds []headerCond, h http.Header) bool {
+func headersMatch(conds []headerCond, hc *headerCache) bool {
 	for i := range conds {
 		c := &conds[i]
-		vs := h[c.name]
-		if len(vs) == 0 {
+		v, ok := hc.get(c.name, c.slot)
+		if !ok {
 			return false
 		}
-		v := vs[0]
 		switch c.op {
 		case opEquals:
 			if v != c.value {
