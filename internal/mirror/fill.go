@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -321,7 +322,14 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 // copy writes the origin's body to staging, publishing progress, and checks
 // it: length, size limit, MD5. Its error is what every reader gets.
 func (f *fill) copy(r *origin.Response) error {
-	h := md5.New()
+	// MD5 only when it will be checked: hashing costs more than the copy.
+	var h hash.Hash
+	var wantMD5 string
+	if f.spec.CheckMD5 {
+		if wantMD5 = r.Header.Get("Content-MD5"); wantMD5 != "" {
+			h = md5.New()
+		}
+	}
 	buf := make([]byte, copyBuf)
 	var n int64
 	for {
@@ -335,7 +343,9 @@ func (f *fill) copy(r *origin.Response) error {
 			if _, err := f.file.Write(buf[:k]); err != nil {
 				return failed(MsgStagingFailed, err)
 			}
-			h.Write(buf[:k])
+			if h != nil {
+				h.Write(buf[:k])
+			}
 			n += int64(k)
 			f.m.metrics.BytesMirrored(int64(k))
 			f.mu.Lock()
@@ -356,12 +366,10 @@ func (f *fill) copy(r *origin.Response) error {
 	if r.ContentLength >= 0 && n != r.ContentLength {
 		return failed(MsgShortBody, nil)
 	}
-	if f.spec.CheckMD5 {
-		if v := r.Header.Get("Content-MD5"); v != "" {
-			want, err := base64.StdEncoding.DecodeString(v)
-			if err != nil || !bytes.Equal(want, h.Sum(nil)) {
-				return failed(MsgMD5Mismatch, err)
-			}
+	if h != nil {
+		want, err := base64.StdEncoding.DecodeString(wantMD5)
+		if err != nil || !bytes.Equal(want, h.Sum(nil)) {
+			return failed(MsgMD5Mismatch, err)
 		}
 	}
 	return nil
@@ -432,6 +440,29 @@ func (r *Reader) Read(p []byte) (int, error) {
 		case <-wait:
 		case <-r.ctx.Done():
 			return 0, r.ctx.Err()
+		}
+	}
+}
+
+// WriteTo copies the rest of the body to w in large pieces (io.Copy uses it),
+// with Read's errors and contract.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, copyBuf)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			k, werr := w.Write(buf[:n])
+			total += int64(k)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
 		}
 	}
 }
