@@ -267,7 +267,7 @@ func (r *recorder) waitJoins(t testing.TB, n int) {
 
 type fixture struct {
 	m       *Manager
-	store   *memStore
+	store   *testStore
 	rec     *recorder
 	staging string
 }
@@ -280,7 +280,7 @@ func newFixture(t testing.TB, ocfg origin.Config, guard bool, maxSize int64) *fi
 	}
 	ocfg.Version = "test"
 	client := origin.NewClient(ocfg)
-	f := &fixture{store: newMemStore(), rec: newRecorder(), staging: t.TempDir()}
+	f := &fixture{store: newTestStore(t), rec: newRecorder(), staging: t.TempDir()}
 	m, err := New(Config{Store: f.store, Origin: client, StagingDir: f.staging, MaxSize: maxSize, Metrics: f.rec,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
