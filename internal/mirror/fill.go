@@ -107,8 +107,9 @@ func (f *fill) run(ctx context.Context) {
 
 	f.mu.Lock()
 	if !f.done && f.err == nil {
-		// Unreachable by construction; never leave a reader waiting.
-		f.err = failed(MsgReadFailed, errors.New("fill ended without a verdict"))
+		// Only a fill that failed before its headers gets here, and it has
+		// no readers; the verdict still guarantees no Read can wait forever.
+		f.err = failed(MsgReadFailed, errors.New("fill ended before its body"))
 		f.signal()
 	}
 	if f.path != "" {
