@@ -163,6 +163,10 @@ func (h *Handler) serve(w *responseWriter, r *http.Request, req *request) error 
 	}
 	rt, err := h.dispatch(k)
 	if err != nil {
+		if id.Anonymous {
+			// Anonymous callers learn nothing about what is implemented.
+			return errCode("AccessDenied")
+		}
 		return err
 	}
 	req.op = rt.op
