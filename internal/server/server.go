@@ -184,7 +184,7 @@ func Run(ctx context.Context, cfg Config) error {
 		// Serve failed on its own; put the error back for Shutdown.
 		s.served <- err
 	}
-	cfg.Logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	s.cfg.Logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	return s.Shutdown(sctx)
