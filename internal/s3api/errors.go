@@ -35,6 +35,7 @@ var errorTable = map[string]errorSpec{
 	"AccessDenied":                      {http.StatusForbidden, "Access Denied"},
 	"AuthorizationHeaderMalformed":      {http.StatusBadRequest, "The authorization header is malformed."},
 	"AuthorizationQueryParametersError": {http.StatusBadRequest, "Error parsing the X-Amz-Credential parameter."},
+	"BadRequest":                        {http.StatusBadRequest, "Bad Request"},
 	"BadDigest":                         {http.StatusBadRequest, "The Content-MD5 you specified did not match what we received."},
 	"BucketAlreadyExists":               {http.StatusConflict, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."},
 	"BucketAlreadyOwnedByYou":           {http.StatusConflict, "Your previous request to create the named bucket succeeded and you already own it."},

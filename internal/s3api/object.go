@@ -385,25 +385,6 @@ func userMeta(hdr http.Header) (map[string]string, error) {
 	return meta, nil
 }
 
-// parseTagging parses x-amz-tagging (a URL query string) with S3's limits.
-func parseTagging(v string) (map[string]string, error) {
-	q, err := url.ParseQuery(v)
-	if err != nil {
-		return nil, errorf("InvalidArgument", "The x-amz-tagging header must be URL query encoded: %v.", err)
-	}
-	if len(q) > 10 {
-		return nil, errorf("InvalidTag", "Object tags cannot be greater than 10.")
-	}
-	tags := make(map[string]string, len(q))
-	for k, vs := range q {
-		if k == "" || len(k) > 128 || len(vs[0]) > 256 || len(vs) > 1 {
-			return nil, errorf("InvalidTag", "The tag %q is not valid: keys have 1 to 128 characters, values at most 256, each key once.", k)
-		}
-		tags[k] = vs[0]
-	}
-	return tags, nil
-}
-
 // setObjectHeaders writes the headers every GET and HEAD of an object
 // carries.
 func setObjectHeaders(hdr http.Header, info *store.ObjectInfo) {

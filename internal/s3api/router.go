@@ -124,6 +124,17 @@ func (h *Handler) routes() []route {
 		{routeKey{http.MethodGet, levelObject, "", false}, "GetObject", h.getObject},
 		{routeKey{http.MethodHead, levelObject, "", false}, "HeadObject", h.headObject},
 		{routeKey{http.MethodDelete, levelObject, "", false}, "DeleteObject", h.deleteObject},
+		{routeKey{http.MethodGet, levelObject, "tagging", false}, "GetObjectTagging", h.getObjectTagging},
+		{routeKey{http.MethodPut, levelObject, "tagging", false}, "PutObjectTagging", h.putObjectTagging},
+		{routeKey{http.MethodDelete, levelObject, "tagging", false}, "DeleteObjectTagging", h.deleteObjectTagging},
+
+		{routeKey{http.MethodPost, levelObject, "uploads", false}, "CreateMultipartUpload", h.createMultipartUpload},
+		{routeKey{http.MethodPut, levelObject, "uploadId", false}, "UploadPart", h.uploadPart},
+		{routeKey{http.MethodPut, levelObject, "uploadId", true}, "UploadPartCopy", h.uploadPartCopy},
+		{routeKey{http.MethodPost, levelObject, "uploadId", false}, "CompleteMultipartUpload", h.completeMultipartUpload},
+		{routeKey{http.MethodDelete, levelObject, "uploadId", false}, "AbortMultipartUpload", h.abortMultipartUpload},
+		{routeKey{http.MethodGet, levelObject, "uploadId", false}, "ListParts", h.listParts},
+		{routeKey{http.MethodGet, levelBucket, "uploads", false}, "ListMultipartUploads", h.listMultipartUploads},
 	}
 }
 
