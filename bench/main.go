@@ -2,6 +2,11 @@
 // one run, and prints one table of figures and ratios (the source of
 // BENCHMARKS.md).
 //
+// The multipart suite moves 1 GiB up and down through aws-sdk-go-v2's
+// transfer manager against mirrorstore and MinIO.
+//
+//	go run ./bench -suite multipart
+//
 // The read suite serves the same 4 KiB and 64 MiB files from mirrorstore
 // (anonymous GETs of a public-read bucket), nginx and Go's http.FileServer,
 // and loads each with wrk.
@@ -31,11 +36,15 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "read", "which suite to run: read")
+	suite := flag.String("suite", "read", "which suite to run: read, multipart")
 	duration := flag.Duration("duration", 10*time.Second, "how long each wrk run lasts")
 	threads := flag.Int("threads", 2, "wrk threads")
 	conns := flag.Int("conns", 32, "wrk connections for small objects")
 	bigConns := flag.Int("big-conns", 4, "wrk connections for 64 MiB objects")
+	mpSize := flag.Int64("mp-size", 1<<30, "multipart suite: object size in bytes")
+	mpPart := flag.Int64("mp-part", 16<<20, "multipart suite: part size in bytes")
+	mpConc := flag.Int("mp-concurrency", 5, "multipart suite: parts in flight")
+	mpRuns := flag.Int("mp-runs", 2, "multipart suite: runs per server and direction (best counts)")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "mirrorstore-bench-")
@@ -47,6 +56,8 @@ func main() {
 	switch *suite {
 	case "read":
 		err = readSuite(work, wrkOptions{duration: *duration, threads: *threads, conns: *conns, bigConns: *bigConns})
+	case "multipart":
+		err = multipartSuite(work, mpOptions{size: *mpSize, partSize: *mpPart, concurrency: *mpConc, runs: *mpRuns})
 	default:
 		err = fmt.Errorf("unknown suite %q", *suite)
 	}
