@@ -44,7 +44,7 @@ func main() {
 	mpSize := flag.Int64("mp-size", 1<<30, "multipart suite: object size in bytes")
 	mpPart := flag.Int64("mp-part", 16<<20, "multipart suite: part size in bytes")
 	mpConc := flag.Int("mp-concurrency", 5, "multipart suite: parts in flight")
-	mpRuns := flag.Int("mp-runs", 2, "multipart suite: runs per server and direction (best counts)")
+	mpRuns := flag.Int("mp-runs", 4, "multipart suite: runs per server and direction (the median counts)")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "mirrorstore-bench-")
