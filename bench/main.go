@@ -52,6 +52,10 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(work)
+	// nginx workers drop root and must be able to read the served files.
+	if err := os.Chmod(work, 0o755); err != nil {
+		fail(err)
+	}
 
 	switch *suite {
 	case "read":
