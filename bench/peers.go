@@ -143,4 +143,3 @@ func startFileServer(dir string) (*peer, error) {
 		srv.Shutdown(ctx)
 	}}, nil
 }
-
