@@ -61,6 +61,7 @@ var errorTable = map[string]errorSpec{
 	"MalformedXML":                      {http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema."},
 	"MetadataTooLarge":                  {http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size."},
 	"MethodNotAllowed":                  {http.StatusMethodNotAllowed, "The specified method is not allowed against this resource."},
+	"MirrorFailed":                      {http.StatusFailedDependency, "The object could not be fetched from its mirror origin."},
 	"MissingContentLength":              {http.StatusLengthRequired, "You must provide the Content-Length HTTP header."},
 	"NoSuchBucket":                      {http.StatusNotFound, "The specified bucket does not exist."},
 	"NoSuchBucketPolicy":                {http.StatusNotFound, "The bucket policy does not exist."},

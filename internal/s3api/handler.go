@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"mirrorstore/internal/auth"
+	"mirrorstore/internal/mirror"
 	"mirrorstore/internal/store"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// (changes made through this handler take effect at once; the TTL only
 	// matters when several nodes share one backend). Zero means 5 seconds.
 	ACLCacheTTL time.Duration
+	// Mirror runs the fills of Mirror rules; nil turns mirroring off (a
+	// Mirror rule's miss is then a plain 404 NoSuchKey).
+	Mirror *mirror.Manager
 }
 
 // Handler is the root http.Handler of the S3 API.
@@ -54,6 +58,7 @@ type Handler struct {
 	log     *slog.Logger
 	table   map[routeKey]route
 	acl     aclCache
+	mirror  *mirror.Manager
 
 	idPrefix uint64
 	idSeq    atomic.Uint64
@@ -84,6 +89,7 @@ func New(cfg Config) *Handler {
 		auth:    cfg.Auth,
 		keys:    cfg.Keys,
 		log:     cfg.Logger,
+		mirror:  cfg.Mirror,
 	}
 	h.acl.ttl = cfg.ACLCacheTTL
 	if h.acl.ttl == 0 {
