@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mirrorstore/internal/mirror"
 	"mirrorstore/internal/server"
 )
 
@@ -36,6 +37,7 @@ once and kept in the data folder, so a restart reuses it.`,
 			cfg.Out = cmd.OutOrStdout()
 			cfg.AccessKey = os.Getenv("MIRRORSTORE_ACCESS_KEY")
 			cfg.SecretKey = os.Getenv("MIRRORSTORE_SECRET_KEY")
+			cfg.Mirror.Version, _ = buildVersion()
 			return server.Run(cmd.Context(), cfg)
 		},
 	}
@@ -44,6 +46,11 @@ once and kept in the data folder, so a restart reuses it.`,
 	f.StringVar(&cfg.DataDir, "data", "./data", "folder of the embedded storage engine")
 	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
+	f.DurationVar(&cfg.Mirror.Timeout, "mirror-timeout", 10*time.Second, "mirror origin connect and header timeout")
+	f.DurationVar(&cfg.Mirror.IdleTimeout, "mirror-idle-timeout", 30*time.Second, "longest wait between body reads from a mirror origin")
+	f.Int64Var(&cfg.Mirror.MaxSize, "mirror-max-size", mirror.DefaultMaxSize, "largest object a mirror fill stores, in bytes")
+	f.IntVar(&cfg.Mirror.Concurrency, "mirror-concurrency", 64, "mirror fills in flight per origin host; past it a fill waits up to --mirror-timeout, then SlowDown")
+	f.BoolVar(&cfg.Mirror.AllowPrivate, "mirror-allow-private", false, "let mirror origins resolve to loopback, link-local and private addresses")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
 	return cmd

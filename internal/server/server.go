@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"mirrorstore/internal/auth"
+	"mirrorstore/internal/mirror"
+	"mirrorstore/internal/origin"
 	"mirrorstore/internal/s3api"
 	"mirrorstore/internal/store"
 	"mirrorstore/internal/store/local"
@@ -39,6 +41,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the request log and server events.
 	Logger *slog.Logger
+	// Mirror configures the fills of Mirror rules.
+	Mirror MirrorConfig
 	// Out receives the human-readable start-up lines (endpoint, generated
 	// credentials); nil discards them.
 	Out io.Writer
@@ -53,6 +57,8 @@ type Server struct {
 	keys    *auth.Keyring
 	url     string
 	served  chan error
+	mirror  *mirror.Manager
+	origin  *origin.Client
 }
 
 // Start opens the engine, loads or creates the credentials, listens on
@@ -98,12 +104,19 @@ func Start(cfg Config) (*Server, error) {
 		scheme = "https"
 	}
 
+	mgr, oc, err := startMirror(cfg.Mirror, cfg.DataDir, backend, cfg.Logger)
+	if err != nil {
+		ln.Close()
+		backend.Close()
+		return nil, err
+	}
 	keys := auth.NewKeyring(root)
 	handler := s3api.New(s3api.Config{
 		Backend: backend,
 		Auth:    auth.NewVerifier(keys),
 		Keys:    keys,
 		Logger:  cfg.Logger,
+		Mirror:  mgr,
 	})
 	s := &Server{
 		cfg:     cfg,
@@ -112,6 +125,8 @@ func Start(cfg Config) (*Server, error) {
 		keys:    keys,
 		url:     scheme + "://" + endpointHost(ln.Addr()),
 		served:  make(chan error, 1),
+		mirror:  mgr,
+		origin:  oc,
 		http: &http.Server{
 			Handler: handler,
 			// Slow clients cannot hold a connection open before sending
@@ -168,6 +183,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if serr := <-s.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
+	// Fills outlive the requests that started them: let them commit
+	// within what is left of ctx (abandoned after it), before the origin
+	// client and the engine they write to go away.
+	if merr := s.mirror.Close(ctx); merr != nil {
+		err = errors.Join(err, fmt.Errorf("mirror fills: %w", merr))
+	}
+	s.origin.Close()
 	return errors.Join(err, s.backend.Close())
 }
 
