@@ -46,6 +46,8 @@ once and kept in the data folder, so a restart reuses it.`,
 	f.StringVar(&cfg.DataDir, "data", "./data", "folder of the embedded storage engine")
 	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
+	f.StringVar(&cfg.UsersFile, "users", "", "JSON or YAML (.yaml, .yml) file of further credentials: accessKey, secretKey, displayName; re-read on SIGHUP")
+	f.StringVar(&cfg.Domain, "domain", "", "domain for virtual-host addressing (bucket.DOMAIN/key)")
 	f.DurationVar(&cfg.Mirror.Timeout, "mirror-timeout", 10*time.Second, "mirror origin connect and header timeout")
 	f.DurationVar(&cfg.Mirror.IdleTimeout, "mirror-idle-timeout", 30*time.Second, "longest wait between body reads from a mirror origin")
 	f.Int64Var(&cfg.Mirror.MaxSize, "mirror-max-size", mirror.DefaultMaxSize, "largest object a mirror fill stores, in bytes")

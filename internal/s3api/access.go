@@ -8,13 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"mirrorstore/internal/auth"
 	"mirrorstore/internal/store"
 )
 
 // authorize decides whether the authenticated caller may run req.op on
 // req.bucket. The root credential may do everything; another credential
-// reaches only the buckets it owns (bucket policy will widen that); an
-// anonymous caller is judged by allowAnonymous.
+// reaches the buckets it owns, and others' buckets where their policy
+// grants it the operation; an anonymous caller is judged by allowAnonymous.
 func (h *Handler) authorize(ctx context.Context, req *request) error {
 	if req.id.Anonymous {
 		return h.allowAnonymous(ctx, req)
@@ -25,12 +26,14 @@ func (h *Handler) authorize(ctx context.Context, req *request) error {
 		// CreateBucket makes the caller the owner.
 		return nil
 	}
-	return h.canAccessBucket(ctx, req, req.bucket)
+	return h.canAccessBucket(ctx, req, req.bucket, req.op, req.key)
 }
 
-// canAccessBucket reports (as an error) whether a signed caller may use
-// bucket: root always, another credential when it owns the bucket.
-func (h *Handler) canAccessBucket(ctx context.Context, req *request, bucket string) error {
+// canAccessBucket reports (as an error) whether a signed caller may run op
+// on key in bucket: root always, the bucket's owner always, another
+// credential where the bucket policy grants its access key the action op
+// needs. Copies ask for "GetObject" on their source.
+func (h *Handler) canAccessBucket(ctx context.Context, req *request, bucket, op, key string) error {
 	if h.isRoot(req) {
 		return nil
 	}
@@ -38,10 +41,31 @@ func (h *Handler) canAccessBucket(ctx context.Context, req *request, bucket stri
 	if err != nil {
 		return err
 	}
-	if info.Owner != req.id.Credential.AccessKey {
-		return errCode("AccessDenied")
+	if info.Owner == req.id.Credential.AccessKey {
+		return nil
 	}
-	return nil
+	if action := policyAction(op); action != "" {
+		a, err := h.acl.lookup(ctx, h.backend, bucket)
+		if err != nil {
+			return err
+		}
+		if a.policy.Allows(req.id.Credential.AccessKey, action, key) {
+			return nil
+		}
+	}
+	return errCode("AccessDenied")
+}
+
+// policyAction names the policy action an operation needs, or "" when no
+// policy can grant it (it stays the owner's).
+func policyAction(op string) string {
+	switch op {
+	case "GetObject", "HeadObject":
+		return auth.ActionGetObject
+	case "ListObjects", "ListObjectsV2":
+		return auth.ActionListBucket
+	}
+	return ""
 }
 
 // isRoot reports whether the request was signed by the root credential.
@@ -52,19 +76,26 @@ func (h *Handler) isRoot(req *request) bool {
 	return h.keys == nil || h.keys.IsRoot(req.id.Credential.AccessKey)
 }
 
-// allowAnonymous is the one decision about unsigned requests: they may only
-// read objects (GET, HEAD) of a bucket whose canned ACL is public-read.
-// Bucket policy grants will be added here. Whether the key exists is not
-// its concern: a miss on a public bucket goes on to 404 NoSuchKey (and to
-// the bucket's routing rules), as OSS answers.
+// allowAnonymous is the one decision about unsigned requests: they may read
+// objects (GET, HEAD) of a bucket whose canned ACL is public-read or whose
+// policy grants s3:GetObject on the key to "*", and list a bucket whose
+// policy grants s3:ListBucket to "*"; a policy Deny overrides the ACL.
+// Whether the key exists is not its concern: a miss on a public bucket goes
+// on to 404 NoSuchKey (and to the bucket's routing rules), as OSS answers.
 func (h *Handler) allowAnonymous(ctx context.Context, req *request) error {
-	switch req.op {
-	case "GetObject", "HeadObject":
-		public, err := h.acl.isPublic(ctx, h.backend, req.bucket)
-		if err != nil {
-			return err
-		}
-		if public {
+	action := policyAction(req.op)
+	if action == "" {
+		return errCode("AccessDenied")
+	}
+	a, err := h.acl.lookup(ctx, h.backend, req.bucket)
+	if err != nil {
+		return err
+	}
+	switch a.policy.Decide("", action, req.key) {
+	case 1:
+		return nil
+	case 0:
+		if action == auth.ActionGetObject && a.public {
 			return nil
 		}
 	}
@@ -78,46 +109,70 @@ const (
 	aclPublicRead = "public-read"
 )
 
-// aclConfig is the name of the configuration blob holding the canned ACL.
-const aclConfig = "acl"
+// Names of the configuration blobs holding the canned ACL and the bucket
+// policy (the JSON document as it was put).
+const (
+	aclConfig    = "acl"
+	policyConfig = "policy"
+)
 
-// aclCache keeps each bucket's public-read flag in memory so an anonymous
-// GET costs one metadata lookup (the object's), not two. Writes through this
-// handler forget the entry; the TTL bounds staleness when other nodes share
-// the backend.
+// aclCache keeps what access decisions need about each bucket in memory
+// (whether it exists, its public-read flag, its compiled policy) so an
+// anonymous GET costs one metadata lookup (the object's), not three. Writes
+// through this handler forget the entry; the TTL bounds staleness when
+// other nodes share the backend.
 type aclCache struct {
 	ttl time.Duration
 	m   sync.Map // bucket name → *aclEntry
 }
 
+// aclEntry is one bucket's cached access facts; never modified once stored.
 type aclEntry struct {
+	exists  bool
 	public  bool
+	policy  *auth.Policy // nil when the bucket has none
 	expires time.Time
 }
 
-// isPublic reports whether bucket's ACL is public-read. A bucket that does
-// not exist is not public.
-func (c *aclCache) isPublic(ctx context.Context, b store.Backend, bucket string) (bool, error) {
+// lookup returns bucket's access facts. A bucket that does not exist is
+// neither public nor has a policy. A stored policy that no longer compiles
+// (it was validated when put) grants nothing.
+func (c *aclCache) lookup(ctx context.Context, b store.Backend, bucket string) (*aclEntry, error) {
 	now := time.Now()
 	if v, ok := c.m.Load(bucket); ok {
 		if e := v.(*aclEntry); now.Before(e.expires) {
-			return e.public, nil
+			return e, nil
 		}
 	}
+	e := &aclEntry{exists: true, expires: now.Add(c.ttl)}
 	data, err := b.GetBucketConfig(ctx, bucket, aclConfig)
-	public := false
 	switch {
 	case err == nil:
-		public = string(data) == aclPublicRead
-	case errors.Is(err, store.ErrNoSuchConfig), errors.Is(err, store.ErrNoSuchBucket):
+		e.public = string(data) == aclPublicRead
+	case errors.Is(err, store.ErrNoSuchBucket):
+		e.exists = false
+	case errors.Is(err, store.ErrNoSuchConfig):
 	default:
-		return false, err
+		return nil, err
 	}
-	c.m.Store(bucket, &aclEntry{public: public, expires: now.Add(c.ttl)})
-	return public, nil
+	if e.exists {
+		data, err = b.GetBucketConfig(ctx, bucket, policyConfig)
+		switch {
+		case err == nil:
+			e.policy, _ = auth.ParsePolicy(bucket, data)
+		case errors.Is(err, store.ErrNoSuchBucket):
+			e.exists = false
+		case errors.Is(err, store.ErrNoSuchConfig):
+		default:
+			return nil, err
+		}
+	}
+	c.m.Store(bucket, e)
+	return e, nil
 }
 
-// forget drops bucket's cached ACL after it changed here.
+// forget drops bucket's cached entry after its ACL, policy or existence
+// changed here.
 func (c *aclCache) forget(bucket string) { c.m.Delete(bucket) }
 
 // validBucketName applies S3's bucket naming rules: 3 to 63 characters of

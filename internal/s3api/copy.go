@@ -24,7 +24,7 @@ func (h *Handler) copyObject(w http.ResponseWriter, r *http.Request, req *reques
 		return err
 	}
 	ctx := r.Context()
-	if err := h.canAccessBucket(ctx, req, srcBucket); err != nil {
+	if err := h.canAccessBucket(ctx, req, srcBucket, "GetObject", srcKey); err != nil {
 		return err
 	}
 	metaDirective, err := directive(r.Header, "X-Amz-Metadata-Directive")

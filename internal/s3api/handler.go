@@ -11,8 +11,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +42,12 @@ type Config struct {
 	Keys *auth.Keyring
 	// Logger receives one line per request; nil logs nothing.
 	Logger *slog.Logger
+	// Domain, when set, enables virtual-host addressing:
+	// "bucket.<Domain>/key". The domain itself never names a bucket.
+	Domain string
+	// OwnHosts are the server's own host names and addresses (no port):
+	// like Domain, they never act as bucket names.
+	OwnHosts []string
 	// ACLCacheTTL bounds how long a bucket's canned ACL is trusted from
 	// memory for anonymous reads before it is read again from the backend
 	// (changes made through this handler take effect at once; the TTL only
@@ -59,6 +67,9 @@ type Handler struct {
 	table   map[routeKey]route
 	acl     aclCache
 	mirror  *mirror.Manager
+	// domain and ownHosts are lowercased; see Config.
+	domain   string
+	ownHosts map[string]bool
 
 	idPrefix uint64
 	idSeq    atomic.Uint64
@@ -90,6 +101,11 @@ func New(cfg Config) *Handler {
 		keys:    cfg.Keys,
 		log:     cfg.Logger,
 		mirror:  cfg.Mirror,
+	}
+	h.domain = strings.ToLower(strings.TrimSuffix(cfg.Domain, "."))
+	h.ownHosts = map[string]bool{}
+	for _, o := range cfg.OwnHosts {
+		h.ownHosts[strings.ToLower(o)] = true
 	}
 	h.acl.ttl = cfg.ACLCacheTTL
 	if h.acl.ttl == 0 {
@@ -137,6 +153,15 @@ func (h *Handler) serve(w *responseWriter, r *http.Request, req *request) error 
 	if len(escaped) > 2 && escaped[1] == '-' && escaped[2] == '/' {
 		return h.serveHealth(w, r, req, escaped)
 	}
+	hostBucket, err := h.bucketOfHost(r.Context(), r.Host)
+	if err != nil {
+		return err
+	}
+	if hostBucket != "" {
+		// Virtual-host style: the whole path is the key. The bucket name
+		// was validated, so it needs no escaping.
+		escaped = "/" + hostBucket + escaped
+	}
 	bucket, key, err := parsePath(escaped)
 	req.bucket, req.key = bucket, key
 	req.resource = escaped
@@ -180,6 +205,38 @@ func (h *Handler) serve(w *responseWriter, r *http.Request, req *request) error 
 		return err
 	}
 	return rt.handler(w, r, req)
+}
+
+// bucketOfHost returns the bucket a Host header addresses, or "" for path
+// style: a Host that is itself the name of an existing bucket (S3's
+// website convention), or "bucket.<domain>" when a domain is set. The port is
+// ignored; the domain and the server's own names never address a bucket.
+func (h *Handler) bucketOfHost(ctx context.Context, hostport string) (string, error) {
+	host := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		host = hh
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if host == "" || host == h.domain || h.ownHosts[host] {
+		return "", nil
+	}
+	// A bucket named exactly like the Host wins over the domain suffix, so
+	// bucket "www.example.com" is reached at www.example.com even under
+	// --domain example.com. Dotless names are left alone: no site's own
+	// domain is one, and "localhost" must not cost a lookup per request.
+	if strings.Contains(host, ".") && validBucketName(host) {
+		a, err := h.acl.lookup(ctx, h.backend, host)
+		if err != nil {
+			return "", err
+		}
+		if a.exists {
+			return host, nil
+		}
+	}
+	if h.domain != "" && strings.HasSuffix(host, "."+h.domain) {
+		return host[:len(host)-len(h.domain)-1], nil
+	}
+	return "", nil
 }
 
 // serveHealth answers the /-/ endpoints, which need no authentication and

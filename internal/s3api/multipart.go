@@ -184,7 +184,7 @@ func (h *Handler) uploadPartCopy(w http.ResponseWriter, r *http.Request, req *re
 		return err
 	}
 	ctx := r.Context()
-	if err := h.canAccessBucket(ctx, req, srcBucket); err != nil {
+	if err := h.canAccessBucket(ctx, req, srcBucket, "GetObject", srcKey); err != nil {
 		return err
 	}
 	var opts store.GetOptions

@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"mirrorstore/internal/auth"
@@ -34,6 +36,11 @@ type Config struct {
 	// AccessKey and SecretKey are the root credential; when both are
 	// empty a pair is generated once and kept in DataDir.
 	AccessKey, SecretKey string
+	// UsersFile, when set, names a JSON or YAML file of further
+	// credentials; ReloadUsers (SIGHUP under Run) reads it again.
+	UsersFile string
+	// Domain enables virtual-host addressing: "bucket.<Domain>".
+	Domain string
 	// TLSCert and TLSKey, when set, serve HTTPS.
 	TLSCert, TLSKey string
 	// ShutdownTimeout bounds how long in-flight requests may run after a
@@ -104,19 +111,29 @@ func Start(cfg Config) (*Server, error) {
 		scheme = "https"
 	}
 
+	var users []auth.Credential
+	if cfg.UsersFile != "" {
+		if users, err = loadUsers(cfg.UsersFile, root.AccessKey); err != nil {
+			ln.Close()
+			backend.Close()
+			return nil, fmt.Errorf("--users: %w", err)
+		}
+	}
 	mgr, oc, err := startMirror(cfg.Mirror, cfg.DataDir, backend, cfg.Logger)
 	if err != nil {
 		ln.Close()
 		backend.Close()
 		return nil, err
 	}
-	keys := auth.NewKeyring(root)
+	keys := auth.NewKeyring(root, users...)
 	handler := s3api.New(s3api.Config{
-		Backend: backend,
-		Auth:    auth.NewVerifier(keys),
-		Keys:    keys,
-		Logger:  cfg.Logger,
-		Mirror:  mgr,
+		Backend:  backend,
+		Auth:     auth.NewVerifier(keys),
+		Keys:     keys,
+		Logger:   cfg.Logger,
+		Domain:   cfg.Domain,
+		OwnHosts: ownHosts(ln.Addr()),
+		Mirror:   mgr,
 	})
 	s := &Server{
 		cfg:     cfg,
@@ -165,6 +182,34 @@ func endpointHost(a net.Addr) string {
 	return tcp.String()
 }
 
+// ownHosts lists the names and addresses the server answers to, which
+// never address a bucket by the Host header.
+func ownHosts(a net.Addr) []string {
+	hosts := []string{"localhost"}
+	if name, err := os.Hostname(); err == nil {
+		hosts = append(hosts, name)
+	}
+	if tcp, ok := a.(*net.TCPAddr); ok && tcp.IP != nil && !tcp.IP.IsUnspecified() {
+		hosts = append(hosts, tcp.IP.String())
+	}
+	return hosts
+}
+
+// ReloadUsers reads Config.UsersFile again and swaps the non-root
+// credentials at once. On any error the current set stays in force.
+func (s *Server) ReloadUsers() error {
+	if s.cfg.UsersFile == "" {
+		return nil
+	}
+	users, err := loadUsers(s.cfg.UsersFile, s.keys.Root().AccessKey)
+	if err != nil {
+		return err
+	}
+	s.keys.Replace(users)
+	s.cfg.Logger.Info("users reloaded", "file", s.cfg.UsersFile, "count", len(users))
+	return nil
+}
+
 // URL is the server's endpoint, e.g. "http://127.0.0.1:9000".
 func (s *Server) URL() string { return s.url }
 
@@ -194,17 +239,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Run starts the server and serves until ctx is cancelled (a signal), then
-// shuts down within cfg.ShutdownTimeout.
+// shuts down within cfg.ShutdownTimeout. SIGHUP re-reads cfg.UsersFile.
 func Run(ctx context.Context, cfg Config) error {
+	// Caught before the server answers, so a SIGHUP sent once it is ready
+	// never meets the default action (exit).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s, err := Start(cfg)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-s.served:
-		// Serve failed on its own; put the error back for Shutdown.
-		s.served <- err
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-hup:
+			if err := s.ReloadUsers(); err != nil {
+				s.cfg.Logger.Error("users not reloaded; the previous set stays in force", "file", cfg.UsersFile, "err", err)
+			}
+		case err := <-s.served:
+			// Serve failed on its own; put the error back for Shutdown.
+			s.served <- err
+			break wait
+		}
 	}
 	s.cfg.Logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
