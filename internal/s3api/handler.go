@@ -66,6 +66,7 @@ type Handler struct {
 	log     *slog.Logger
 	table   map[routeKey]route
 	acl     aclCache
+	website websiteCache
 	mirror  *mirror.Manager
 	// domain and ownHosts are lowercased; see Config.
 	domain   string
@@ -201,6 +202,11 @@ func (h *Handler) serve(w *responseWriter, r *http.Request, req *request) error 
 		return err
 	}
 	req.op = rt.op
+	if id.Anonymous && lvl == levelBucket {
+		if rt, err = h.websiteRoot(r.Context(), req, k, rt); err != nil {
+			return err
+		}
+	}
 	if err := h.authorize(r.Context(), req); err != nil {
 		return err
 	}

@@ -69,8 +69,9 @@ func (h *Handler) headObject(w http.ResponseWriter, r *http.Request, req *reques
 // lookup, the conditional headers, the range or part, the stored headers
 // with any response-* overrides, then the bytes.
 //
-// A miss (store.ErrNoSuchKey from the lookup) is where the bucket's routing
-// rules and the mirror will take over; today it is a plain 404 NoSuchKey.
+// What is looked up and served is routeRead's decision (website.go): the
+// bucket's routing rules may redirect or mirror instead, and for anonymous
+// readers a miss may serve an index or error document.
 func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, req *request, withBody bool) error {
 	if err := checkVersionID(req.query); err != nil {
 		return err
@@ -83,43 +84,29 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, req *reques
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
 
-	var obj *store.Object
-	if withBody || opts.PartNumber > 0 {
-		obj, err = h.backend.GetObject(ctx, req.bucket, req.key, opts)
-		if errors.Is(err, store.ErrInvalidRange) {
-			return h.invalidRange(ctx, req)
-		}
-		if err != nil {
-			return err
-		}
+	// forced is 0 for the normal answer, or the status of an error
+	// document served whole in place of a 404.
+	obj, forced, err := h.routeRead(w, r, req, opts, withBody)
+	if err != nil || obj == nil {
+		return err
+	}
+	if obj.Body != nil {
 		defer obj.Body.Close()
-	} else {
-		info, err := h.backend.HeadObject(ctx, req.bucket, req.key)
-		if err != nil {
-			return err
-		}
-		obj = &store.Object{Info: info, Length: info.Size}
-		if opts.Range != nil {
-			off, n, err := opts.Range.Resolve(info.Size)
-			if err != nil {
-				return invalidRangeError(info.Size)
-			}
-			obj.Offset, obj.Length = off, n
-		}
 	}
 	info := &obj.Info
 
 	hdr := w.Header()
-	if status := evalReadConditions(r.Header, info); status != 0 {
-		if status == http.StatusPreconditionFailed {
-			return errCode("PreconditionFailed")
+	if forced == 0 {
+		if status := evalReadConditions(r.Header, info); status != 0 {
+			if status == http.StatusPreconditionFailed {
+				return errCode("PreconditionFailed")
+			}
+			hdr["ETag"] = []string{quoteETag(info.ETag)}
+			hdr["Last-Modified"] = []string{httpTime(info.LastModified)}
+			w.WriteHeader(http.StatusNotModified)
+			return nil
 		}
-		hdr["ETag"] = []string{quoteETag(info.ETag)}
-		hdr["Last-Modified"] = []string{httpTime(info.LastModified)}
-		w.WriteHeader(http.StatusNotModified)
-		return nil
 	}
 
 	setObjectHeaders(hdr, info)
@@ -128,11 +115,14 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, req *reques
 	}
 	hdr["Content-Length"] = []string{strconv.FormatInt(obj.Length, 10)}
 	status := http.StatusOK
-	if ranged || (opts.PartNumber > 0 && info.PartsCount > 0) {
+	switch {
+	case forced != 0:
+		status = forced
+	case ranged || (opts.PartNumber > 0 && info.PartsCount > 0):
 		status = http.StatusPartialContent
 		hdr["Content-Range"] = []string{contentRange(obj.Offset, obj.Length, info.Size)}
 	}
-	if opts.PartNumber > 0 && info.PartsCount > 0 {
+	if forced == 0 && opts.PartNumber > 0 && info.PartsCount > 0 {
 		hdr["X-Amz-Mp-Parts-Count"] = []string{strconv.Itoa(info.PartsCount)}
 	}
 	w.WriteHeader(status)
@@ -146,10 +136,36 @@ func (h *Handler) readObject(w http.ResponseWriter, r *http.Request, req *reques
 	return err
 }
 
+// lookupObject is a read's one metadata lookup of key: the object opened
+// for reading (GET, or any partNumber read), or its info with the range
+// resolved (HEAD, Body nil). The caller closes a non-nil Body.
+func (h *Handler) lookupObject(ctx context.Context, bucket, key string, opts store.GetOptions, withBody bool) (*store.Object, error) {
+	if withBody || opts.PartNumber > 0 {
+		obj, err := h.backend.GetObject(ctx, bucket, key, opts)
+		if errors.Is(err, store.ErrInvalidRange) {
+			return nil, h.invalidRange(ctx, bucket, key)
+		}
+		return obj, err
+	}
+	info, err := h.backend.HeadObject(ctx, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	obj := &store.Object{Info: info, Length: info.Size}
+	if opts.Range != nil {
+		off, n, err := opts.Range.Resolve(info.Size)
+		if err != nil {
+			return nil, invalidRangeError(info.Size)
+		}
+		obj.Offset, obj.Length = off, n
+	}
+	return obj, nil
+}
+
 // invalidRange answers a range that does not overlap the object, with the
 // object's size in Content-Range as S3 sends it.
-func (h *Handler) invalidRange(ctx context.Context, req *request) error {
-	info, err := h.backend.HeadObject(ctx, req.bucket, req.key)
+func (h *Handler) invalidRange(ctx context.Context, bucket, key string) error {
+	info, err := h.backend.HeadObject(ctx, bucket, key)
 	if err != nil {
 		return err
 	}

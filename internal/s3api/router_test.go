@@ -79,7 +79,10 @@ func TestRouter(t *testing.T) {
 		{method: "GET", target: "/b1/" + long + "k", code: "KeyTooLongError"},
 		{method: "GET", target: "/b1/%FF", code: "InvalidURI"},
 		// Subresources without a route are 501, never served as if absent.
-		{method: "GET", target: "/b1?website", bucket: "b1", code: "NotImplemented"},
+		{method: "GET", target: "/b1?website", op: "GetBucketWebsite", bucket: "b1"},
+		{method: "PUT", target: "/b1?website", op: "PutBucketWebsite", bucket: "b1"},
+		{method: "DELETE", target: "/b1?website", op: "DeleteBucketWebsite", bucket: "b1"},
+		{method: "GET", target: "/b1/k?website", bucket: "b1", key: "k", code: "NotImplemented"},
 		{method: "GET", target: "/b1?cors", bucket: "b1", code: "NotImplemented"},
 		{method: "GET", target: "/b1/k?retention", bucket: "b1", key: "k", code: "NotImplemented"},
 		{method: "PUT", target: "/b1/k?legal-hold", bucket: "b1", key: "k", code: "NotImplemented"},
