@@ -151,17 +151,17 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // serve does everything but the error writing and the log line.
 func (h *Handler) serve(w *responseWriter, r *http.Request, req *request) error {
 	escaped := r.URL.EscapedPath()
-	if len(escaped) > 2 && escaped[1] == '-' && escaped[2] == '/' {
-		return h.serveHealth(w, r, req, escaped)
-	}
 	hostBucket, err := h.bucketOfHost(r.Context(), r.Host)
 	if err != nil {
 		return err
 	}
 	if hostBucket != "" {
-		// Virtual-host style: the whole path is the key. The bucket name
-		// was validated, so it needs no escaping.
+		// Virtual-host style: the whole path is the key ("-/x" included,
+		// a legal key). The bucket name was validated, so it needs no
+		// escaping.
 		escaped = "/" + hostBucket + escaped
+	} else if len(escaped) > 2 && escaped[1] == '-' && escaped[2] == '/' {
+		return h.serveHealth(w, r, req, escaped)
 	}
 	bucket, key, err := parsePath(escaped)
 	req.bucket, req.key = bucket, key
