@@ -1,0 +1,224 @@
+package s3backend
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"mirrorstore/internal/store"
+)
+
+func mustBucket(t *testing.T, b *Backend, name string) {
+	t.Helper()
+	if err := b.CreateBucket(context.Background(), name, "owner"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeysMinioAccepts is storetest's Object/Keys without the keys MinIO
+// refuses (see minioFailures): every other key is stored verbatim and
+// lists in byte order.
+func TestKeysMinioAccepts(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	mustBucket(t, b, "keys")
+	keys := []string{
+		// Not "a" with "a/b": MinIO's listing hides a key under another
+		// key's name (see minioFailures).
+		"a", "x", "x/", "a b", "a+b", "a%2Fb", "ключ/файл", "日本語.txt", "emoji-😀",
+		"tab\tkey", "q?x=1#frag", `back\slash`, "...", "a..b",
+		// MinIO caps each path segment at 255 bytes (a file name).
+		strings.Repeat(strings.Repeat("k", 250)+"/", 3) + strings.Repeat("é", 100),
+	}
+	for _, k := range keys {
+		if _, err := b.PutObject(ctx, "keys", k, strings.NewReader(k), store.PutOptions{Size: int64(len(k))}); err != nil {
+			t.Fatalf("put %q: %v", k, err)
+		}
+	}
+	for _, k := range keys {
+		obj, err := b.GetObject(ctx, "keys", k, store.GetOptions{})
+		if err != nil {
+			t.Fatalf("get %q: %v", k, err)
+		}
+		got, _ := io.ReadAll(obj.Body)
+		obj.Body.Close()
+		if string(got) != k {
+			t.Fatalf("key %q returned %q", k, got)
+		}
+	}
+	res, err := b.ListObjects(ctx, "keys", store.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range res.Objects {
+		got = append(got, o.Key)
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %q\nwant %q", got, want)
+	}
+}
+
+// TestUnavailable: a cluster that cannot be reached or answers 5xx is
+// ErrUnavailable, never a missing key or bucket.
+func TestUnavailable(t *testing.T) {
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer failing.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for name, endpoint := range map[string]string{"503": failing.URL, "refused": closed.URL} {
+		t.Run(name, func(t *testing.T) {
+			b, err := Open(Config{Endpoint: endpoint, Bucket: "x", AccessKey: "k", SecretKey: "s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			// The SDK retries 5xx with backoff; keep the test short.
+			b.client = s3.New(b.client.Options(), func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+			ctx := context.Background()
+			checks := map[string]error{"Ready": b.Ready(ctx)}
+			_, checks["HeadObject"] = b.HeadObject(ctx, "bucket", "key")
+			_, checks["GetObject"] = b.GetObject(ctx, "bucket", "key", store.GetOptions{})
+			_, checks["HeadBucket"] = b.HeadBucket(ctx, "bucket")
+			_, checks["PutObject"] = b.PutObject(ctx, "bucket", "key", strings.NewReader("x"), store.PutOptions{Size: 1})
+			for op, err := range checks {
+				if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNoSuchKey) || errors.Is(err, store.ErrNoSuchBucket) {
+					t.Errorf("%s = %v, want ErrUnavailable only", op, err)
+				}
+			}
+		})
+	}
+}
+
+// failAfter yields n bytes of data, then fails.
+type failAfter struct {
+	r   io.Reader
+	err error
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == io.EOF {
+		return n, f.err
+	}
+	return n, err
+}
+
+// TestUnknownSizeMultipart: a body of unknown size past one buffer goes up
+// as a multipart upload; a failure midway aborts it, leaving nothing.
+func TestUnknownSizeMultipart(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	mustBucket(t, b, "big")
+	data := make([]byte, 2*streamPartSize+12345)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	sum := md5.Sum(data)
+	info, err := b.PutObject(ctx, "big", "k", io.MultiReader(bytes.NewReader(data)), store.PutOptions{Size: -1, ContentMD5: sum[:], Attrs: store.ObjectAttrs{ContentType: "a/b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size != int64(len(data)) || info.PartsCount != 3 || !strings.HasSuffix(info.ETag, "-3") {
+		t.Fatalf("info = %+v", info)
+	}
+	obj, err := b.GetObject(ctx, "big", "k", store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if !bytes.Equal(got, data) || obj.Info.Attrs.ContentType != "a/b" || obj.Info.ETag != info.ETag {
+		t.Fatalf("read back %d bytes, info %+v", len(got), obj.Info)
+	}
+
+	wrong := md5.Sum([]byte("other"))
+	veto := errors.New("veto")
+	for name, c := range map[string]struct {
+		body io.Reader
+		md5  []byte
+		want error
+	}{
+		"failing body": {&failAfter{bytes.NewReader(data), veto}, nil, veto},
+		"bad digest":   {io.MultiReader(bytes.NewReader(data)), wrong[:], store.ErrBadDigest},
+	} {
+		_, err := b.PutObject(ctx, "big", "new", c.body, store.PutOptions{Size: -1, ContentMD5: c.md5})
+		if !errors.Is(err, c.want) {
+			t.Fatalf("%s: %v, want %v", name, err, c.want)
+		}
+		if _, err := b.HeadObject(ctx, "big", "new"); !errors.Is(err, store.ErrNoSuchKey) {
+			t.Fatalf("%s stored an object: %v", name, err)
+		}
+		ups, err := b.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(b.bucket), Prefix: aws.String(objectKey("big", "new"))})
+		if err != nil || len(ups.Uploads) != 0 {
+			t.Fatalf("%s left backend uploads: %+v, %v", name, ups.Uploads, err)
+		}
+	}
+}
+
+// TestAttrValues: header values HTTP cannot carry verbatim come back
+// exactly, and our own fields never show as user metadata.
+func TestAttrValues(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	mustBucket(t, b, "attrs")
+	attrs := store.ObjectAttrs{
+		ContentDisposition: `attachment; filename="ünï.txt"`,
+		Expires:            "0",
+		UserMeta:           map[string]string{"word": "=?UTF-8?B?eA==?=", "space": " padded ", "plain": "v"},
+		MirrorOrigin:       "https://origin.example/ü",
+	}
+	if _, err := b.PutObject(ctx, "attrs", "k", strings.NewReader("x"), store.PutOptions{Size: 1, Attrs: attrs}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.HeadObject(ctx, "attrs", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := info.Attrs
+	if a.ContentDisposition != attrs.ContentDisposition || a.Expires != "0" || a.MirrorOrigin != attrs.MirrorOrigin || !maps.Equal(a.UserMeta, attrs.UserMeta) {
+		t.Fatalf("attrs = %+v, want %+v", a, attrs)
+	}
+}
+
+// TestCreateBucketRace: of concurrent creates by different owners (as from
+// several nodes), exactly one wins; the others see the bucket as taken.
+func TestCreateBucketRace(t *testing.T) {
+	b := newBackend(t)
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = b.CreateBucket(context.Background(), "race", fmt.Sprint("owner-", i)) })
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrBucketAlreadyExists):
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d creates won", won)
+	}
+}

@@ -1,0 +1,125 @@
+package s3backend
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+
+	"mirrorstore/internal/store"
+)
+
+// verifier passes a body through to the backend while counting and hashing
+// it. With holdBack it keeps the body's last byte until the source has
+// ended cleanly at the declared size and with the expected MD5: the backend
+// then never receives a whole body that should have been refused, so a
+// failed check (or a vetoing reader) cuts the request short and the backend
+// stores nothing.
+type verifier struct {
+	src      io.Reader
+	size     int64 // declared length, -1 when unknown
+	want     []byte
+	holdBack bool
+
+	h       hash.Hash
+	n       int64
+	held    byte
+	hasHeld bool
+	done    bool
+	// err is the first failure: the source's own error or a store
+	// sentinel. The caller reports it rather than whatever the HTTP
+	// client made of the cut request.
+	err error
+}
+
+func newVerifier(src io.Reader, size int64, contentMD5 []byte, holdBack bool) *verifier {
+	return &verifier{src: src, size: size, want: contentMD5, holdBack: holdBack, h: md5.New()}
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	if v.done {
+		if v.hasHeld && len(p) > 0 {
+			p[0], v.hasHeld = v.held, false
+			return 1, nil
+		}
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var n int
+	var err error
+	switch {
+	case !v.holdBack:
+		n, err = v.src.Read(p)
+		v.account(p[:n])
+	case !v.hasHeld:
+		n, err = v.src.Read(p)
+		v.account(p[:n])
+		if n > 0 {
+			n--
+			v.held, v.hasHeld = p[n], true
+		}
+	case len(p) == 1:
+		var one [1]byte
+		var m int
+		m, err = v.src.Read(one[:])
+		v.account(one[:m])
+		if m == 1 {
+			p[0], v.held, n = v.held, one[0], 1
+		}
+	default:
+		var m int
+		m, err = v.src.Read(p[:len(p)-1])
+		v.account(p[:m])
+		if m > 0 {
+			copy(p[1:m+1], p[:m])
+			p[0], v.held, n = v.held, p[m], m
+		}
+	}
+	if v.size >= 0 && v.n > v.size {
+		v.err = fmt.Errorf("body longer than its declared %d bytes: %w", v.size, store.ErrIncompleteBody)
+		return n, v.err
+	}
+	switch err {
+	case nil:
+		return n, nil
+	case io.EOF:
+		if ferr := v.finish(); ferr != nil {
+			v.err = ferr
+			return n, ferr
+		}
+		v.done = true
+		if n == 0 {
+			return v.Read(p)
+		}
+		return n, nil
+	default:
+		v.err = err
+		return n, err
+	}
+}
+
+func (v *verifier) account(p []byte) {
+	v.h.Write(p)
+	v.n += int64(len(p))
+}
+
+// finish checks the whole body once the source has ended.
+func (v *verifier) finish() error {
+	if v.size >= 0 && v.n != v.size {
+		return fmt.Errorf("body of %d bytes, declared %d: %w", v.n, v.size, store.ErrIncompleteBody)
+	}
+	if v.want != nil && !bytes.Equal(v.h.Sum(nil), v.want) {
+		return fmt.Errorf("body MD5 %x, Content-MD5 %x: %w", v.h.Sum(nil), v.want, store.ErrBadDigest)
+	}
+	return nil
+}
+
+// sum is the hex MD5 of the bytes read so far.
+func (v *verifier) sum() string { return hex.EncodeToString(v.h.Sum(nil)) }

@@ -1,0 +1,202 @@
+// Package s3backend stores mirrorstore's buckets, objects and configuration
+// in one bucket of an existing S3-compatible cluster (SPEC §10), so any
+// number of stateless nodes can serve the same data.
+//
+// Layout inside the backend bucket:
+//
+//	b/<bucket>/<key>                          one object, its content headers, user
+//	                                          metadata and tags stored natively; our own
+//	                                          fields as x-amz-meta-mirrorstore-*
+//	.mirrorstore/buckets/<bucket>             the bucket record (owner, creation time)
+//	.mirrorstore/config/<bucket>/<name>       a configuration blob (website, policy, acl)
+//	.mirrorstore/uploads/<bucket>/<hex key>/<upload id>
+//	                                          a multipart upload in progress and its attrs
+//
+// Bucket names cannot start with '.', so ".mirrorstore/" never collides with
+// "b/". Upload records name the key in hex, which sorts like the key itself
+// and has no delimiter in it, so uploads list in key order without relying
+// on the backend's ListMultipartUploads (MinIO lists uploads of one exact
+// key only).
+package s3backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"mirrorstore/internal/store"
+)
+
+// Config names the backend cluster and bucket.
+type Config struct {
+	// Endpoint is the cluster's URL ("http://minio:9000"). Requests are
+	// path-style (endpoint/bucket/key), which every S3-compatible server
+	// accepts.
+	Endpoint string
+	// Bucket is the existing backend bucket that holds everything.
+	Bucket string
+	// AccessKey and SecretKey sign requests; when both are empty they come
+	// from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+	// AWS_SESSION_TOKEN).
+	AccessKey, SecretKey string
+	// Region signs requests; empty means us-east-1.
+	Region string
+	// HTTPClient, when set, replaces the default client (timeouts below).
+	HTTPClient *http.Client
+}
+
+const (
+	objectPrefix = "b/"
+	metaPrefix   = ".mirrorstore/"
+	bucketsDir   = metaPrefix + "buckets/"
+	configDir    = metaPrefix + "config/"
+	uploadsDir   = metaPrefix + "uploads/"
+)
+
+// Backend is a store.Backend over one bucket of an S3-compatible cluster.
+// It holds no state of its own beyond the client: every call goes to the
+// cluster, so what one node writes another reads at once.
+type Backend struct {
+	client *s3.Client
+	http   *http.Client
+	bucket string
+}
+
+var _ store.Backend = (*Backend)(nil)
+
+// Open returns a backend for cfg. It does not contact the cluster; Ready
+// does.
+func Open(cfg Config) (*Backend, error) {
+	if cfg.Endpoint == "" || cfg.Bucket == "" {
+		return nil, errors.New("s3 backend: set --backend-endpoint and --backend-bucket")
+	}
+	if cfg.AccessKey == "" && cfg.SecretKey == "" {
+		cfg.AccessKey, cfg.SecretKey = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	if cfg.AccessKey == "" || cfg.SecretKey == "" {
+		return nil, errors.New("s3 backend: set --backend-access-key and --backend-secret-key (or MIRRORSTORE_BACKEND_ACCESS_KEY/SECRET_KEY, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		// A cluster that accepts a request but never answers is as
+		// unavailable as one that refuses it. Bodies have no deadline:
+		// objects may be gigabytes.
+		tr.ResponseHeaderTimeout = 60 * time.Second
+		tr.MaxIdleConnsPerHost = 64
+		// Bytes pass through as stored (Content-Encoding is the object's).
+		tr.DisableCompression = true
+		hc = &http.Client{Transport: tr}
+	}
+	client := s3.New(s3.Options{
+		Region:       cfg.Region,
+		BaseEndpoint: aws.String(cfg.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, os.Getenv("AWS_SESSION_TOKEN")),
+		HTTPClient:   hc,
+		// We verify MD5s ourselves; the SDK's default CRC trailers need
+		// seekable bodies or TLS.
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	return &Backend{client: client, http: hc, bucket: cfg.Bucket}, nil
+}
+
+// Ready does a HEAD on the backend bucket.
+func (b *Backend) Ready(ctx context.Context) error {
+	_, err := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.bucket)})
+	if err != nil {
+		return fmt.Errorf("backend bucket %s: %w", b.bucket, unavailable(ctx, err))
+	}
+	return nil
+}
+
+// Close releases idle connections.
+func (b *Backend) Close() error {
+	b.http.CloseIdleConnections()
+	return nil
+}
+
+func objectKey(bucket, key string) string  { return objectPrefix + bucket + "/" + key }
+func bucketRecordKey(bucket string) string { return bucketsDir + bucket }
+func configKey(bucket, name string) string { return configDir + bucket + "/" + name }
+
+// apiCode is the backend's S3 error code ("" when the error is not one).
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// codeSentinels maps the backend's error codes to the store's sentinels.
+var codeSentinels = map[string]error{
+	"NoSuchKey":                  store.ErrNoSuchKey,
+	"NotFound":                   store.ErrNoSuchKey, // a HEAD's 404 has no body
+	"NoSuchUpload":               store.ErrNoSuchUpload,
+	"PreconditionFailed":         store.ErrPreconditionFailed,
+	"ConditionalRequestConflict": store.ErrPreconditionFailed,
+	"InvalidPart":                store.ErrInvalidPart,
+	"InvalidPartOrder":           store.ErrInvalidPartOrder,
+	"EntityTooSmall":             store.ErrEntityTooSmall,
+	"InvalidRange":               store.ErrInvalidRange,
+	"InvalidPartNumber":          store.ErrInvalidPartNumber,
+	"BadDigest":                  store.ErrBadDigest,
+	"IncompleteBody":             store.ErrIncompleteBody,
+}
+
+// mapErr turns a backend error into a store error: a known S3 code becomes
+// its sentinel; anything that says the cluster cannot serve us (network,
+// timeout, 5xx, the backend bucket gone, our credential refused) wraps
+// store.ErrUnavailable, never a sentinel that would claim an absent key.
+func mapErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if s, ok := codeSentinels[apiCode(err)]; ok {
+		return fmt.Errorf("%w (backend: %v)", s, err)
+	}
+	return unavailable(ctx, err)
+}
+
+func unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("backend: %w", ctx.Err())
+	}
+	if st := httpStatus(err); st != 0 && st < 500 {
+		switch apiCode(err) {
+		case "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden":
+			// The node is misconfigured or the backend bucket is gone:
+			// nothing it serves would be right.
+		default:
+			return fmt.Errorf("backend: %w", err)
+		}
+	}
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+}
+
+func unquote(etag *string) string { return strings.Trim(aws.ToString(etag), `"`) }
