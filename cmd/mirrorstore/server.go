@@ -53,8 +53,10 @@ once and kept in the data folder, so a restart reuses it.`,
 	f.Int64Var(&cfg.Mirror.MaxSize, "mirror-max-size", mirror.DefaultMaxSize, "largest object a mirror fill stores, in bytes")
 	f.IntVar(&cfg.Mirror.Concurrency, "mirror-concurrency", 64, "mirror fills in flight per origin host; past it a fill waits up to --mirror-timeout, then SlowDown")
 	f.BoolVar(&cfg.Mirror.AllowPrivate, "mirror-allow-private", false, "let mirror origins resolve to loopback, link-local and private addresses")
-	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS; re-read on SIGHUP")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	f.IntVar(&cfg.MaxRequests, "max-requests", 1024, "requests served at once; past it a request gets 503 SlowDown (health, metrics and status are exempt); 0 for no cap")
+	f.BoolVar(&cfg.StatusPublic, "status-public", false, "serve the /-/status page without credentials")
 	return cmd
 }
 

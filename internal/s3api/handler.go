@@ -56,6 +56,8 @@ type Config struct {
 	// Mirror runs the fills of Mirror rules; nil turns mirroring off (a
 	// Mirror rule's miss is then a plain 404 NoSuchKey).
 	Mirror *mirror.Manager
+	// Ops configures /-/metrics, /-/status and the request cap.
+	Ops Ops
 }
 
 // Handler is the root http.Handler of the S3 API.
@@ -74,6 +76,8 @@ type Handler struct {
 
 	idPrefix uint64
 	idSeq    atomic.Uint64
+
+	ops ops
 }
 
 // handlerFunc is the shape of every operation: it writes a success answer
@@ -92,6 +96,8 @@ type request struct {
 	id       *auth.Identity
 	reqID    string
 	resource string
+	// filled is set when a mirror fill answered the request.
+	filled bool
 }
 
 // New returns a Handler serving cfg.Backend.
@@ -116,6 +122,7 @@ func New(cfg Config) *Handler {
 	_, _ = rand.Read(b[:])
 	h.idPrefix = binary.BigEndian.Uint64(b[:])
 	h.table = buildTable(h.routes())
+	h.initOps(cfg.Ops)
 	return h
 }
 
@@ -141,7 +148,13 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	req := &request{reqID: h.newRequestID()}
 	w.Header()["X-Amz-Request-Id"] = []string{req.reqID}
 
-	err := h.serve(w, r, req)
+	var err error
+	if release, ok := h.admit(r); ok {
+		defer release()
+		err = h.serve(w, r, req)
+	} else {
+		err = errCode("SlowDown")
+	}
 	if err != nil {
 		h.writeError(w, r, req, err)
 	}
@@ -254,6 +267,8 @@ func (h *Handler) serveHealth(w *responseWriter, r *http.Request, req *request, 
 	switch path {
 	case "/-/healthy":
 		req.op = "Healthy"
+	case "/-/metrics", "/-/status":
+		return h.serveOps(w, r, req, path)
 	case "/-/ready":
 		req.op = "Ready"
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
@@ -278,6 +293,7 @@ func (h *Handler) serveHealth(w *responseWriter, r *http.Request, req *request, 
 // logRequest writes the one log line of a request. Secrets never reach it:
 // the query string (which carries presigned signatures) is not logged.
 func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, start time.Time, err error) {
+	h.observe(r, req, w, start)
 	if h.log == nil {
 		return
 	}

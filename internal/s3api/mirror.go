@@ -63,6 +63,7 @@ func (h *Handler) serveMirror(w http.ResponseWriter, r *http.Request, req *reque
 		return h.mirrorOpenError(w, r, err)
 	}
 	defer rd.Close()
+	req.filled = true // for the bucket's hit ratio
 
 	size := rd.Info.Size
 	var off, n int64 = 0, size

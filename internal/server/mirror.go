@@ -35,9 +35,9 @@ type MirrorConfig struct {
 // engine never uses it, and the Manager empties it of a crash's leftovers.
 const stagingDirName = "mirror-staging"
 
-// startMirror builds the origin client and the fill manager over backend.
-// The caller closes the Manager, then the client.
-func startMirror(cfg MirrorConfig, dataDir string, backend store.Backend, log *slog.Logger) (*mirror.Manager, *origin.Client, error) {
+// startMirror builds the origin client and the fill manager over backend,
+// reporting to met. The caller closes the Manager, then the client.
+func startMirror(cfg MirrorConfig, dataDir string, backend store.Backend, log *slog.Logger, met mirror.Metrics) (*mirror.Manager, *origin.Client, error) {
 	staging := filepath.Join(dataDir, stagingDirName)
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("mirror staging folder: %w", err)
@@ -54,6 +54,7 @@ func startMirror(cfg MirrorConfig, dataDir string, backend store.Backend, log *s
 		Origin:     oc,
 		StagingDir: staging,
 		MaxSize:    cfg.MaxSize,
+		Metrics:    met,
 		Logger:     log,
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"mirrorstore/internal/auth"
+	"mirrorstore/internal/metrics"
 	"mirrorstore/internal/mirror"
 	"mirrorstore/internal/origin"
 	"mirrorstore/internal/s3api"
@@ -41,8 +42,14 @@ type Config struct {
 	UsersFile string
 	// Domain enables virtual-host addressing: "bucket.<Domain>".
 	Domain string
-	// TLSCert and TLSKey, when set, serve HTTPS.
+	// TLSCert and TLSKey, when set, serve HTTPS. ReloadTLS (SIGHUP under
+	// Run) reads them again.
 	TLSCert, TLSKey string
+	// MaxRequests caps the requests served at once (503 SlowDown past
+	// it; the /-/ endpoints are exempt); 0 means no cap.
+	MaxRequests int
+	// StatusPublic serves /-/status without credentials.
+	StatusPublic bool
 	// ShutdownTimeout bounds how long in-flight requests may run after a
 	// shutdown starts.
 	ShutdownTimeout time.Duration
@@ -66,6 +73,8 @@ type Server struct {
 	served  chan error
 	mirror  *mirror.Manager
 	origin  *origin.Client
+	metrics *metrics.Metrics
+	cert    *certReloader
 }
 
 // Start opens the engine, loads or creates the credentials, listens on
@@ -85,15 +94,15 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	var tlsConfig *tls.Config
+	var cert *certReloader
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		if cfg.TLSCert == "" || cfg.TLSKey == "" {
 			return nil, errors.New("--tls-cert and --tls-key go together")
 		}
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("TLS certificate: %w", err)
+		if cert, err = newCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, err
 		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsConfig = &tls.Config{GetCertificate: cert.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
 
 	backend, err := local.Open(cfg.DataDir)
@@ -119,7 +128,12 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("--users: %w", err)
 		}
 	}
-	mgr, oc, err := startMirror(cfg.Mirror, cfg.DataDir, backend, cfg.Logger)
+	met := metrics.New()
+	// Every write, the mirror's commits included, moves the per-bucket
+	// counts on its way to the engine.
+	counted := countingBackend{Backend: backend, m: met}
+	mirrorLog := slog.New(originErrors{Handler: cfg.Logger.Handler(), m: met})
+	mgr, oc, err := startMirror(cfg.Mirror, cfg.DataDir, counted, mirrorLog, mirrorMetrics{met})
 	if err != nil {
 		ln.Close()
 		backend.Close()
@@ -127,13 +141,14 @@ func Start(cfg Config) (*Server, error) {
 	}
 	keys := auth.NewKeyring(root, users...)
 	handler := s3api.New(s3api.Config{
-		Backend:  backend,
+		Backend:  counted,
 		Auth:     auth.NewVerifier(keys),
 		Keys:     keys,
 		Logger:   cfg.Logger,
 		Domain:   cfg.Domain,
 		OwnHosts: ownHosts(ln.Addr()),
 		Mirror:   mgr,
+		Ops:      s3api.Ops{Metrics: met, StatusPublic: cfg.StatusPublic, MaxRequests: cfg.MaxRequests},
 	})
 	s := &Server{
 		cfg:     cfg,
@@ -144,6 +159,8 @@ func Start(cfg Config) (*Server, error) {
 		served:  make(chan error, 1),
 		mirror:  mgr,
 		origin:  oc,
+		metrics: met,
+		cert:    cert,
 		http: &http.Server{
 			Handler: handler,
 			// Slow clients cannot hold a connection open before sending
@@ -239,7 +256,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Run starts the server and serves until ctx is cancelled (a signal), then
-// shuts down within cfg.ShutdownTimeout. SIGHUP re-reads cfg.UsersFile.
+// shuts down within cfg.ShutdownTimeout. SIGHUP re-reads cfg.UsersFile and
+// the TLS certificate.
 func Run(ctx context.Context, cfg Config) error {
 	// Caught before the server answers, so a SIGHUP sent once it is ready
 	// never meets the default action (exit).
@@ -258,6 +276,9 @@ wait:
 		case <-hup:
 			if err := s.ReloadUsers(); err != nil {
 				s.cfg.Logger.Error("users not reloaded; the previous set stays in force", "file", cfg.UsersFile, "err", err)
+			}
+			if err := s.ReloadTLS(); err != nil {
+				s.cfg.Logger.Error("TLS certificate not reloaded; the previous one stays in force", "cert", cfg.TLSCert, "err", err)
 			}
 		case err := <-s.served:
 			// Serve failed on its own; put the error back for Shutdown.

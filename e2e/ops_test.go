@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"mirrorstore/internal/server"
+)
+
+// startOpsServer starts a plain-HTTP server with the test credentials and
+// the operator settings edit makes.
+func startOpsServer(t *testing.T, edit func(*server.Config)) *testServer {
+	t.Helper()
+	cfg := server.Config{
+		Addr:            "127.0.0.1:0",
+		DataDir:         filepath.Join(t.TempDir(), "data"),
+		AccessKey:       testAccessKey,
+		SecretKey:       testSecretKey,
+		ShutdownTimeout: 5 * time.Second,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := server.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	waitReady(t, client, s.URL())
+	return &testServer{Server: s, client: client}
+}
+
+// scrape returns the value of every sample of /-/metrics, by its line's
+// name and labels as exposed ("name{a=\"b\"}").
+func (ts *testServer) scrape(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := ts.client.Get(ts.URL() + "/-/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/-/metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func TestMetricsAfterRealRequests(t *testing.T) {
+	ts := startOpsServer(t, nil)
+	ctx := context.Background()
+	c := ts.rootClient()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("ops")}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("x"), 10_000)
+	for _, k := range []string{"a", "b"} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("ops"), Key: aws.String(k), Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Replacing "a" with a smaller object moves bytes, not objects.
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("ops"), Key: aws.String("a"), Body: strings.NewReader("small")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("ops"), Key: aws.String("b")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, out.Body)
+		out.Body.Close()
+	}
+	_, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("ops"), Key: aws.String("missing")})
+	wantCode(t, err, "NoSuchKey")
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ops"), Key: aws.String("a")}); err != nil {
+		t.Fatal(err)
+	}
+	// Deleting an absent key changes nothing.
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("ops"), Key: aws.String("never")}); err != nil {
+		t.Fatal(err)
+	}
+
+	m := ts.scrape(t)
+	want := map[string]float64{
+		`mirrorstore_requests_total{operation="PutObject",status_class="2xx"}`:    3,
+		`mirrorstore_requests_total{operation="GetObject",status_class="2xx"}`:    3,
+		`mirrorstore_requests_total{operation="GetObject",status_class="4xx"}`:    1,
+		`mirrorstore_requests_total{operation="DeleteObject",status_class="2xx"}`: 2,
+		`mirrorstore_requests_total{operation="CreateBucket",status_class="2xx"}`: 1,
+		`mirrorstore_request_duration_seconds_count{operation="GetObject"}`:       4,
+		`mirrorstore_bucket_objects{bucket="ops"}`:                                1,
+		`mirrorstore_bucket_bytes{bucket="ops"}`:                                  10_000,
+		`mirrorstore_gets_local_total{bucket="ops"}`:                              3,
+		`mirrorstore_gets_filled_total{bucket="ops"}`:                             0,
+		`mirrorstore_mirror_fills_total{result="stored"}`:                         0,
+		`mirrorstore_mirror_fills_in_flight`:                                      0,
+	}
+	for k, v := range want {
+		got, ok := m[k]
+		if !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+	// The 404's error document goes out too, so sent bytes exceed the
+	// three bodies; received bytes are at least the three PUT bodies.
+	if got := m[`mirrorstore_bytes_sent_total{operation="GetObject"}`]; got <= 3*10_000 {
+		t.Errorf("bytes sent by GetObject: %v", got)
+	}
+	if got := m[`mirrorstore_bytes_received_total{operation="PutObject"}`]; got < 2*10_000+5 {
+		t.Errorf("bytes received by PutObject: %v", got)
+	}
+	// The scrape itself is a request, seen by the next one.
+	if m2 := ts.scrape(t); m2[`mirrorstore_requests_total{operation="Metrics",status_class="2xx"}`] < 1 {
+		t.Error("scrapes are not counted")
+	}
+}
+
+func TestStatusPageAuth(t *testing.T) {
+	ts := startOpsServer(t, nil)
+	get := func(user, pass string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL()+"/-/status", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := ts.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("", ""); code != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %d", code)
+	}
+	if code, _ := get(testAccessKey, "wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: %d", code)
+	}
+	code, page := get(testAccessKey, testSecretKey)
+	if code != http.StatusOK || !strings.Contains(page, "mirrorstore status") || !strings.Contains(page, `http-equiv="refresh"`) {
+		t.Fatalf("with credentials: %d %s", code, page)
+	}
+
+	pub := startOpsServer(t, func(c *server.Config) { c.StatusPublic = true })
+	resp, err := pub.client.Get(pub.URL() + "/-/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("--status-public: %d", resp.StatusCode)
+	}
+}
+
+// TestSlowDownPastMaxRequests holds the only request slot with a GET
+// whose client does not read, and checks that another request gets 503
+// SlowDown while health and metrics still answer.
+func TestSlowDownPastMaxRequests(t *testing.T) {
+	ts := startOpsServer(t, func(c *server.Config) { c.MaxRequests = 1 })
+	ctx := context.Background()
+	c := ts.rootClient()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("pub"), ACL: types.BucketCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	// Larger than any socket buffers, so the server blocks writing it.
+	big := bytes.Repeat([]byte("z"), 64<<20)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("pub"), Key: aws.String("big"), Body: bytes.NewReader(big)}); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /pub/big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(status, "200") {
+		t.Fatalf("held GET: %q %v", status, err)
+	}
+
+	resp, err := ts.client.Get(ts.URL() + "/pub/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "<Code>SlowDown</Code>") {
+		t.Fatalf("past the cap: %d %s", resp.StatusCode, b)
+	}
+	for _, p := range []string{"/-/healthy", "/-/ready", "/-/metrics"} {
+		resp, err := ts.client.Get(ts.URL() + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s past the cap: %d", p, resp.StatusCode)
+		}
+	}
+
+	// Hanging up frees the slot.
+	conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := ts.client.Head(ts.URL() + "/pub/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot never freed: %d", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m := ts.scrape(t); m[`mirrorstore_requests_total{operation="Unknown",status_class="5xx"}`] != 1 {
+		t.Errorf("refused requests: %v", m[`mirrorstore_requests_total{operation="Unknown",status_class="5xx"}`])
+	}
+}
