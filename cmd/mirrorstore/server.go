@@ -42,6 +42,7 @@ once and kept in the data folder, so a restart reuses it.`,
 		},
 	}
 	f := cmd.Flags()
+	addBackendFlags(f, &cfg.Backend)
 	f.StringVar(&cfg.Addr, "addr", ":9000", "address to listen on")
 	f.StringVar(&cfg.DataDir, "data", "./data", "folder of the embedded storage engine")
 	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")

@@ -24,13 +24,15 @@ import (
 	"mirrorstore/internal/origin"
 	"mirrorstore/internal/s3api"
 	"mirrorstore/internal/store"
-	"mirrorstore/internal/store/local"
 )
 
 // Config is everything the server needs.
 type Config struct {
 	// Addr is the listen address (":9000").
 	Addr string
+	// Backend selects the storage: the embedded engine in DataDir (the
+	// default) or an S3-compatible cluster.
+	Backend BackendConfig
 	// DataDir holds the embedded engine's files and the generated
 	// credentials.
 	DataDir string
@@ -89,7 +91,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	root, generated, err := loadCredential(cfg.DataDir, cfg.AccessKey, cfg.SecretKey)
+	root, generated, err := loadRootCredential(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +107,7 @@ func Start(cfg Config) (*Server, error) {
 		tlsConfig = &tls.Config{GetCertificate: cert.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
 
-	backend, err := local.Open(cfg.DataDir)
+	backend, err := openBackend(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open engine: %w", err)
 	}
@@ -173,7 +175,7 @@ func Start(cfg Config) (*Server, error) {
 		},
 	}
 
-	fmt.Fprintf(cfg.Out, "mirrorstore serving S3 at %s (data in %s)\n", s.url, cfg.DataDir)
+	fmt.Fprintf(cfg.Out, "mirrorstore serving S3 at %s (%s)\n", s.url, storageDescription(cfg))
 	if generated {
 		fmt.Fprintf(cfg.Out, "generated credentials, kept in %s:\n  access key: %s\n  secret key: %s\n",
 			credentialsPath(cfg.DataDir), root.AccessKey, root.SecretKey)

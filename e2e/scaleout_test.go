@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"mirrorstore/internal/server"
+	"mirrorstore/internal/store/s3backend"
+)
+
+const (
+	scaleoutMinioUser     = "scaleoutminio"
+	scaleoutMinioPassword = "scaleoutminio-secret"
+)
+
+// minioPath finds the MinIO server `make tools` installs; a missing one
+// fails the test (it is a required peer, not an optional one).
+func minioPath(t *testing.T) string {
+	t.Helper()
+	p := os.Getenv("MIRRORSTORE_TEST_MINIO")
+	if p == "" {
+		out, err := exec.Command("go", "env", "GOPATH").Output()
+		if err != nil {
+			t.Fatalf("go env GOPATH: %v", err)
+		}
+		p = filepath.Join(strings.TrimSpace(string(out)), "bin", "minio")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("MinIO server not found at %s: run `make tools` (or set MIRRORSTORE_TEST_MINIO): %v", p, err)
+	}
+	return p
+}
+
+func localAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startMinioCluster runs MinIO for the test with one bucket in it and
+// returns the backend settings that name it.
+func startMinioCluster(t *testing.T) s3backend.Config {
+	t.Helper()
+	bin := minioPath(t)
+	addr, console := localAddr(t), localAddr(t)
+	cmd := exec.Command(bin, "server", filepath.Join(t.TempDir(), "minio"), "--address", addr, "--console-address", console, "--quiet")
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+scaleoutMinioUser, "MINIO_ROOT_PASSWORD="+scaleoutMinioPassword, "MINIO_BROWSER=off")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		resp, err := http.Get("http://" + addr + "/minio/health/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MinIO not ready: %v\n%s", err, logs.String())
+		}
+		<-tick.C
+	}
+	cfg := s3backend.Config{Endpoint: "http://" + addr, Bucket: "mirrorstore-data", AccessKey: scaleoutMinioUser, SecretKey: scaleoutMinioPassword}
+	admin := s3.New(s3.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(cfg.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
+	})
+	if _, err := admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// startNode starts a mirrorstore node over the cluster.
+func startNode(t *testing.T, backend s3backend.Config) *testServer {
+	t.Helper()
+	s, err := server.Start(server.Config{
+		Addr:            "127.0.0.1:0",
+		DataDir:         t.TempDir(),
+		AccessKey:       testAccessKey,
+		SecretKey:       testSecretKey,
+		ShutdownTimeout: 5 * time.Second,
+		Backend:         server.BackendConfig{Kind: "s3", S3: backend},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		client.CloseIdleConnections()
+	})
+	waitReady(t, client, s.URL())
+	return &testServer{Server: s, client: client}
+}
+
+// TestScaleOut: two nodes over one MinIO serve the same buckets, objects
+// and configuration; what one writes the other reads at once.
+func TestScaleOut(t *testing.T) {
+	cluster := startMinioCluster(t)
+	a, b := startNode(t, cluster), startNode(t, cluster)
+	ca, cb := a.rootClient(), b.rootClient()
+	ctx := context.Background()
+
+	if _, err := ca.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shared")}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := cb.ListBuckets(ctx, &s3.ListBucketsInput{})
+	if err != nil || len(list.Buckets) != 1 || aws.ToString(list.Buckets[0].Name) != "shared" {
+		t.Fatalf("node B lists %+v, %v", list, err)
+	}
+	_, err = cb.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("shared")})
+	wantCode(t, err, "BucketAlreadyOwnedByYou")
+
+	body := bytes.Repeat([]byte("scale-out "), 100_000)
+	put, err := ca.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String("shared"), Key: aws.String("dir/obj.txt"), Body: bytes.NewReader(body),
+		ContentType: aws.String("text/plain"), Metadata: map[string]string{"written-by": "a"},
+		Tagging: aws.String("node=a"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cb.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("shared"), Key: aws.String("dir/obj.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(got.Body)
+	got.Body.Close()
+	if err != nil || !bytes.Equal(data, body) {
+		t.Fatalf("node B read %d bytes, %v", len(data), err)
+	}
+	if aws.ToString(got.ETag) != aws.ToString(put.ETag) || aws.ToString(got.ContentType) != "text/plain" ||
+		got.Metadata["written-by"] != "a" || aws.ToInt32(got.TagCount) != 1 {
+		t.Fatalf("node B sees ETag %s (put %s), type %q, meta %v, %d tags",
+			aws.ToString(got.ETag), aws.ToString(put.ETag), aws.ToString(got.ContentType), got.Metadata, aws.ToInt32(got.TagCount))
+	}
+	objs, err := cb.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared"), Delimiter: aws.String("/")})
+	if err != nil || len(objs.CommonPrefixes) != 1 || aws.ToString(objs.CommonPrefixes[0].Prefix) != "dir/" {
+		t.Fatalf("node B lists %+v, %v", objs, err)
+	}
+
+	// Create-only writes through both nodes: one wins.
+	var won int
+	for _, c := range []*s3.Client{ca, cb} {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("shared"), Key: aws.String("once"), Body: strings.NewReader("x"), IfNoneMatch: aws.String("*")})
+		if err == nil {
+			won++
+		} else if httpStatus(err) != http.StatusPreconditionFailed {
+			t.Fatalf("second create-only write: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d create-only writes won", won)
+	}
+
+	// Configuration is shared as well.
+	if _, err := ca.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String("shared"), WebsiteConfiguration: &types.WebsiteConfiguration{
+		IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	web, err := cb.GetBucketWebsite(ctx, &s3.GetBucketWebsiteInput{Bucket: aws.String("shared")})
+	if err != nil || web.IndexDocument == nil || aws.ToString(web.IndexDocument.Suffix) != "index.html" {
+		t.Fatalf("node B website: %+v, %v", web, err)
+	}
+
+	// A delete through B is seen by A.
+	for _, k := range []string{"dir/obj.txt", "once"} {
+		if _, err := cb.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("shared"), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = ca.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("shared"), Key: aws.String("dir/obj.txt")})
+	if httpStatus(err) != http.StatusNotFound {
+		t.Fatalf("node A after B's delete: %v", err)
+	}
+}
+
+// TestScaleOutNeedsCredential: an s3-backed node never generates its root
+// credential (another node would not know it).
+func TestScaleOutNeedsCredential(t *testing.T) {
+	_, err := server.Start(server.Config{
+		Addr:    "127.0.0.1:0",
+		DataDir: t.TempDir(),
+		Backend: server.BackendConfig{Kind: "s3", S3: s3backend.Config{Endpoint: "http://127.0.0.1:1", Bucket: "x", AccessKey: "k", SecretKey: "s"}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "MIRRORSTORE_ACCESS_KEY") {
+		t.Fatalf("Start without a root credential = %v, want an error naming MIRRORSTORE_ACCESS_KEY", err)
+	}
+}
