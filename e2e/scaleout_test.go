@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -56,8 +57,8 @@ func localAddr(t *testing.T) string {
 }
 
 // startMinioCluster runs MinIO for the test with one bucket in it and
-// returns the backend settings that name it.
-func startMinioCluster(t *testing.T) s3backend.Config {
+// returns the backend settings that name it and a client of MinIO itself.
+func startMinioCluster(t *testing.T) (s3backend.Config, *s3.Client) {
 	t.Helper()
 	bin := minioPath(t)
 	addr, console := localAddr(t), localAddr(t)
@@ -96,10 +97,11 @@ func startMinioCluster(t *testing.T) s3backend.Config {
 	if _, err := admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return cfg, admin
 }
 
-// startNode starts a mirrorstore node over the cluster.
+// startNode starts a mirrorstore node over the cluster whose mirror may
+// reach loopback origins (the test origins).
 func startNode(t *testing.T, backend s3backend.Config) *testServer {
 	t.Helper()
 	s, err := server.Start(server.Config{
@@ -109,6 +111,7 @@ func startNode(t *testing.T, backend s3backend.Config) *testServer {
 		SecretKey:       testSecretKey,
 		ShutdownTimeout: 5 * time.Second,
 		Backend:         server.BackendConfig{Kind: "s3", S3: backend},
+		Mirror:          server.MirrorConfig{Timeout: 5 * time.Second, IdleTimeout: 5 * time.Second, AllowPrivate: true, Version: "e2e"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +132,7 @@ func startNode(t *testing.T, backend s3backend.Config) *testServer {
 // TestScaleOut: two nodes over one MinIO serve the same buckets, objects
 // and configuration; what one writes the other reads at once.
 func TestScaleOut(t *testing.T) {
-	cluster := startMinioCluster(t)
+	cluster, _ := startMinioCluster(t)
 	a, b := startNode(t, cluster), startNode(t, cluster)
 	ca, cb := a.rootClient(), b.rootClient()
 	ctx := context.Background()
@@ -219,5 +222,75 @@ func TestScaleOutNeedsCredential(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "MIRRORSTORE_ACCESS_KEY") {
 		t.Fatalf("Start without a root credential = %v, want an error naming MIRRORSTORE_ACCESS_KEY", err)
+	}
+}
+
+// TestScaleOutMirrorFillsOnce: a miss on two nodes at once starts a fill on
+// each (fills are per node), and the backend's conditional write stores
+// the object once: the backend bucket, versioned for the test, holds one
+// version of the key.
+func TestScaleOutMirrorFillsOnce(t *testing.T) {
+	cluster, admin := startMinioCluster(t)
+	ctx := context.Background()
+	if _, err := admin.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+		Bucket:                  aws.String(cluster.Bucket),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("fill once "), 100_000)
+	release := make(chan struct{})
+	o := newFakeOrigin(t)
+	o.handle("/site/page", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		<-release // until both nodes are filling
+		_, _ = w.Write(body[len(body)/2:])
+	})
+	a, b := startNode(t, cluster), startNode(t, cluster)
+	a.mirrorBucket(t, "site", mirrorRule(1, "", o.URL+"/site/", ""))
+
+	replies := make(chan reply, 2)
+	for _, n := range []*testServer{a, b} {
+		r := signedRequest(t, n.URL(), http.MethodGet, "/site/page", nil)
+		go func() {
+			resp, err := n.client.Do(r)
+			if err != nil {
+				replies <- reply{readErr: err}
+				return
+			}
+			defer resp.Body.Close()
+			data, rerr := io.ReadAll(resp.Body)
+			replies <- reply{status: resp.StatusCode, header: resp.Header, body: data, readErr: rerr}
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for o.count("/site/page") < 2 {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("origin hit %d times; want a fill from each node", o.count("/site/page"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	for range 2 {
+		r := <-replies
+		if r.status != http.StatusOK || r.readErr != nil || !bytes.Equal(r.body, body) {
+			t.Fatalf("GET during the fills: %d, %d bytes, %v", r.status, len(r.body), r.readErr)
+		}
+	}
+	a.waitStored(t, "/site/page")
+	b.waitStored(t, "/site/page")
+	versions, err := admin.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(cluster.Bucket), Prefix: aws.String("b/site/page")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions.Versions) != 1 {
+		t.Fatalf("the backend holds %d versions of the filled key, want 1", len(versions.Versions))
+	}
+	if tag := b.signed(t, http.MethodHead, "/site/page", nil).header.Get("X-Oss-Tag"); tag != "MIRROR "+o.URL+"/site/page" {
+		t.Fatalf("stored object's tag %q", tag)
 	}
 }
