@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -257,5 +262,179 @@ func TestSlowDownPastMaxRequests(t *testing.T) {
 	}
 	if m := ts.scrape(t); m[`mirrorstore_requests_total{operation="Unknown",status_class="5xx"}`] != 1 {
 		t.Errorf("refused requests: %v", m[`mirrorstore_requests_total{operation="Unknown",status_class="5xx"}`])
+	}
+}
+
+// opsSigned sends a request signed with the root credential and returns
+// its status and body.
+func (ts *testServer) opsSigned(t *testing.T, method, path string, body []byte) (int, string) {
+	t.Helper()
+	r, err := http.NewRequest(method, ts.URL()+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	r.Header.Set("X-Amz-Content-Sha256", hash)
+	creds := aws.Credentials{AccessKeyID: testAccessKey, SecretAccessKey: testSecretKey}
+	signer := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
+	if err := signer.SignHTTP(context.Background(), creds, r, hash, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	client := *ts.client
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// statusPage returns /-/status, read with Basic auth.
+func (ts *testServer) statusPage(t *testing.T) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", ts.URL()+"/-/status", nil)
+	req.SetBasicAuth(testAccessKey, testSecretKey)
+	resp, err := ts.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/-/status: %d %s", resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// TestMirrorMetricsAndStatus fills a key from a real origin and checks
+// what the metrics and the status page say during and after the fill,
+// after an origin failure and after a redirect rule.
+func TestMirrorMetricsAndStatus(t *testing.T) {
+	body := bytes.Repeat([]byte("m"), 200_000)
+	gate := make(chan struct{})
+	var gateOnce bool
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/site/slow.bin":
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body[:1000])
+			w.(http.Flusher).Flush()
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+			w.Write(body[1000:])
+		case "/site/broken":
+			http.Error(w, "down", http.StatusInternalServerError)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer origin.Close()
+	defer func() {
+		if !gateOnce {
+			close(gate)
+		}
+	}()
+
+	ts := startOpsServer(t, func(c *server.Config) { c.Mirror.AllowPrivate = true })
+	if code, b := ts.opsSigned(t, "PUT", "/site", nil); code != http.StatusOK {
+		t.Fatalf("create bucket: %d %s", code, b)
+	}
+	doc := fmt.Sprintf(`<WebsiteConfiguration><RoutingRules>
+<RoutingRule><RuleNumber>1</RuleNumber><Condition><KeyPrefixEquals>old/</KeyPrefixEquals></Condition>
+<Redirect><HostName>example.org</HostName><HttpRedirectCode>302</HttpRedirectCode></Redirect></RoutingRule>
+<RoutingRule><RuleNumber>2</RuleNumber><Condition><HttpErrorCodeReturnedEquals>404</HttpErrorCodeReturnedEquals></Condition>
+<Redirect><RedirectType>Mirror</RedirectType><MirrorURL>%s/site/</MirrorURL></Redirect></RoutingRule>
+</RoutingRules></WebsiteConfiguration>`, origin.URL)
+	if code, b := ts.opsSigned(t, "PUT", "/site?website", []byte(doc)); code != http.StatusOK {
+		t.Fatalf("PUT ?website: %d %s", code, b)
+	}
+
+	// A fill in flight shows on the status page with its origin and bytes.
+	type result struct {
+		code int
+		body string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, b := ts.opsSigned(t, "GET", "/site/slow.bin", nil)
+		done <- result{code, b}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		page := ts.statusPage(t)
+		// The row shows the primary URL at once, the size once the
+		// origin's headers are in.
+		if strings.Contains(page, "<td>slow.bin</td><td>"+origin.URL+"/site/slow.bin</td>") && strings.Contains(page, "195.3 KiB") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the fill never showed on the status page:\n%s", page)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := ts.scrape(t)["mirrorstore_mirror_fills_in_flight"]; v != 1 {
+		t.Errorf("fills in flight during the fill: %v", v)
+	}
+	close(gate)
+	gateOnce = true
+	if r := <-done; r.code != http.StatusOK || r.body != string(body) {
+		t.Fatalf("filled GET: %d, %d bytes", r.code, len(r.body))
+	}
+
+	// Once stored, the next GET is local.
+	deadline = time.Now().Add(10 * time.Second)
+	for ts.scrape(t)[`mirrorstore_mirror_fills_total{result="stored"}`] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the fill was never counted as stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, _ := ts.opsSigned(t, "GET", "/site/slow.bin", nil); code != http.StatusOK {
+		t.Fatalf("local GET: %d", code)
+	}
+	if code, _ := ts.opsSigned(t, "GET", "/site/broken", nil); code != http.StatusFailedDependency {
+		t.Fatalf("broken origin: %d", code)
+	}
+	if code, _ := ts.opsSigned(t, "GET", "/site/gone", nil); code != http.StatusNotFound {
+		t.Fatalf("origin 404: %d", code)
+	}
+	if code, _ := ts.opsSigned(t, "GET", "/site/old/page", nil); code != http.StatusFound {
+		t.Fatalf("redirect: %d", code)
+	}
+
+	m := ts.scrape(t)
+	for k, v := range map[string]float64{
+		`mirrorstore_mirror_fills_total{result="stored"}`:     1,
+		`mirrorstore_mirror_fills_total{result="failed"}`:     1,
+		`mirrorstore_mirror_fills_total{result="origin_404"}`: 1,
+		`mirrorstore_mirror_fills_in_flight`:                  0,
+		`mirrorstore_mirror_bytes_total`:                      float64(len(body)),
+		`mirrorstore_mirror_origin_ttfb_seconds_count`:        3,
+		`mirrorstore_gets_filled_total{bucket="site"}`:        1,
+		`mirrorstore_gets_local_total{bucket="site"}`:         1,
+		`mirrorstore_bucket_objects{bucket="site"}`:           1,
+		`mirrorstore_bucket_bytes{bucket="site"}`:             float64(len(body)),
+		`mirrorstore_redirects_total{bucket="site",rule="1"}`: 1,
+	} {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+
+	page := ts.statusPage(t)
+	for _, want := range []string{
+		"50.0% (1 local, 1 filled)",
+		"<td>site</td><td>broken</td>",
+		"Mirror host returned HTTP status 500",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks %q:\n%s", want, page)
+		}
 	}
 }

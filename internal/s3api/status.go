@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +71,13 @@ func (h *Handler) observe(r *http.Request, req *request, w *responseWriter, star
 	m.Request(req.op, status, max(r.ContentLength, 0), w.written, time.Since(start))
 	if req.op == "GetObject" && (status < 300 || status == http.StatusNotModified) {
 		m.GetServed(req.bucket, req.filled)
+	}
+}
+
+// countRedirect counts a redirect answered by a bucket's routing rule.
+func (h *Handler) countRedirect(bucket string, rule int) {
+	if m := h.ops.metrics; m != nil {
+		m.Redirect(bucket, strconv.Itoa(rule))
 	}
 }
 

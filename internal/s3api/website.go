@@ -225,6 +225,7 @@ func (h *Handler) routeRead(w http.ResponseWriter, r *http.Request, req *request
 		case rules.OutcomeRedirect:
 			p.close()
 			loc := res.Action.Location(req.key, redirectTarget(r, req))
+			h.countRedirect(req.bucket, res.Action.RuleNumber)
 			writeRedirect(w, r, res.Action.StatusCode, loc)
 			return nil, 0, nil
 		case rules.OutcomeMirrorHeadNotFound:
