@@ -222,3 +222,60 @@ func TestCreateBucketRace(t *testing.T) {
 		t.Fatalf("%d creates won", won)
 	}
 }
+
+// TestKnownSizeMultipart: a known size past the single-PUT limit streams
+// as a multipart upload with no buffering; a short, long, vetoed or
+// mis-digested body aborts it and stores nothing.
+func TestKnownSizeMultipart(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	b.singlePutMax, b.streamPartMin = 6<<20, 5<<20
+	mustBucket(t, b, "big")
+	data := make([]byte, 17<<20+3)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	sum := md5.Sum(data)
+	info, err := b.PutObject(ctx, "big", "k", bytes.NewReader(data), store.PutOptions{Size: int64(len(data)), ContentMD5: sum[:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.PartsCount != 4 || !strings.HasSuffix(info.ETag, "-4") {
+		t.Fatalf("info = %+v", info)
+	}
+	obj, err := b.GetObject(ctx, "big", "k", store.GetOptions{PartNumber: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	if obj.Offset != 15<<20 || !bytes.Equal(got, data[15<<20:]) {
+		t.Fatalf("part 4: offset %d, %d bytes", obj.Offset, len(got))
+	}
+
+	wrong := md5.Sum([]byte("other"))
+	veto := errors.New("veto")
+	for name, c := range map[string]struct {
+		body io.Reader
+		size int64
+		md5  []byte
+		want error
+	}{
+		"short":      {bytes.NewReader(data[:len(data)-1]), int64(len(data)), nil, store.ErrIncompleteBody},
+		"long":       {bytes.NewReader(data), int64(len(data)) - 1, nil, store.ErrIncompleteBody},
+		"veto":       {&failAfter{bytes.NewReader(data), veto}, int64(len(data)), nil, veto},
+		"bad digest": {bytes.NewReader(data), int64(len(data)), wrong[:], store.ErrBadDigest},
+	} {
+		_, err := b.PutObject(ctx, "big", "new", c.body, store.PutOptions{Size: c.size, ContentMD5: c.md5})
+		if !errors.Is(err, c.want) {
+			t.Fatalf("%s: %v, want %v", name, err, c.want)
+		}
+		if _, err := b.HeadObject(ctx, "big", "new"); !errors.Is(err, store.ErrNoSuchKey) {
+			t.Fatalf("%s stored an object: %v", name, err)
+		}
+		ups, err := b.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(b.bucket), Prefix: aws.String(objectKey("big", "new"))})
+		if err != nil || len(ups.Uploads) != 0 {
+			t.Fatalf("%s left backend uploads: %+v, %v", name, ups.Uploads, err)
+		}
+	}
+}

@@ -23,8 +23,10 @@ import (
 
 const (
 	// maxSinglePut is the largest body the backend takes in one PUT (S3's
-	// limit); larger known sizes go up as a multipart upload.
-	maxSinglePut = 5 << 30
+	// limit); larger known sizes go up as a multipart upload of parts of
+	// at least minStreamPart, streamed straight through.
+	maxSinglePut  = 5 << 30
+	minStreamPart = 64 << 20
 	// streamPartSize is the buffer of an unknown-size PUT: a body that ends
 	// within it is one backend PUT, a longer one a multipart upload of
 	// parts this size, so memory stays bounded whatever the size.
@@ -62,7 +64,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 			return store.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 		}
 		info.ETag, err = b.putOnce(ctx, bucket, key, bytes.NewReader(nil), 0, h, opts)
-	case opts.Size > 0 && opts.Size <= maxSinglePut:
+	case opts.Size > 0 && opts.Size <= b.singlePutMax:
 		v := newVerifier(body, opts.Size, opts.ContentMD5, true)
 		info.ETag, err = b.putOnce(ctx, bucket, key, v, opts.Size, h, opts, unsignedPayload)
 		if v.err != nil {
@@ -72,7 +74,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 		}
 	case opts.Size > 0:
 		v := newVerifier(body, opts.Size, opts.ContentMD5, false)
-		partSize := max(int64(64<<20), (opts.Size+9999)/10000)
+		partSize := max(b.streamPartMin, (opts.Size+9999)/10000)
 		info.ETag, info.PartsCount, err = b.streamMultipart(ctx, bucket, key, v, nil, partSize, h, opts.Conditions)
 	default:
 		info, err = b.putUnknownSize(ctx, bucket, key, body, h, opts, info)
@@ -178,6 +180,16 @@ func condErr(ctx context.Context, err error, c store.Conditions) error {
 // a replace or delete of the key while it is open is the backend's affair
 // (S3 and MinIO keep serving the version the GET started on).
 func (b *Backend) GetObject(ctx context.Context, bucket, key string, opts store.GetOptions) (*store.Object, error) {
+	obj, err := b.getObject(ctx, bucket, key, opts)
+	if opts.PartNumber > 0 && errors.Is(err, store.ErrPreconditionFailed) {
+		// Replaced between finding the part and reading it: find it
+		// again in the new version.
+		obj, err = b.getObject(ctx, bucket, key, opts)
+	}
+	return obj, err
+}
+
+func (b *Backend) getObject(ctx context.Context, bucket, key string, opts store.GetOptions) (*store.Object, error) {
 	in := &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(objectKey(bucket, key))}
 	if r := opts.Range; r != nil {
 		switch {

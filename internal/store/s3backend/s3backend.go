@@ -71,6 +71,9 @@ type Backend struct {
 	client *s3.Client
 	http   *http.Client
 	bucket string
+	// singlePutMax and streamPartMin are maxSinglePut and minStreamPart,
+	// lowered by tests to reach the multipart path with small bodies.
+	singlePutMax, streamPartMin int64
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -114,7 +117,7 @@ func Open(cfg Config) (*Backend, error) {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return &Backend{client: client, http: hc, bucket: cfg.Bucket}, nil
+	return &Backend{client: client, http: hc, bucket: cfg.Bucket, singlePutMax: maxSinglePut, streamPartMin: minStreamPart}, nil
 }
 
 // Ready does a HEAD on the backend bucket.
