@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -162,6 +163,12 @@ func runMigrate(cmd *cobra.Command, f migrateFlags, source string) error {
 		if err := writeReport(f.report, sum); err != nil && runErr == nil {
 			runErr = err
 		}
+	}
+	if errors.Is(runErr, context.Canceled) {
+		if f.state == "" {
+			return errors.New("interrupted; a rerun skips what is in the bucket already (--state FILE also skips what was compared)")
+		}
+		return fmt.Errorf("interrupted; rerun with --state %s to resume", f.state)
 	}
 	if runErr != nil {
 		return runErr
