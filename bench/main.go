@@ -12,6 +12,11 @@
 // and loads each with wrk.
 //
 //	go run ./bench -suite read -duration 10s
+//
+// The migrate suite copies one folder into a bucket with `mirrorstore
+// migrate` and with `rclone copy`.
+//
+//	go run ./bench -suite migrate
 package main
 
 import (
@@ -36,7 +41,7 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "read", "which suite to run: read, multipart")
+	suite := flag.String("suite", "read", "which suite to run: read, multipart, migrate")
 	duration := flag.Duration("duration", 10*time.Second, "how long each wrk run lasts")
 	threads := flag.Int("threads", 2, "wrk threads")
 	conns := flag.Int("conns", 32, "wrk connections for small objects")
@@ -45,6 +50,8 @@ func main() {
 	mpPart := flag.Int64("mp-part", 16<<20, "multipart suite: part size in bytes")
 	mpConc := flag.Int("mp-concurrency", 5, "multipart suite: parts in flight")
 	mpRuns := flag.Int("mp-runs", 4, "multipart suite: runs per server and direction (the median counts)")
+	migConc := flag.Int("mig-concurrency", 16, "migrate suite: objects in flight for both tools")
+	migRuns := flag.Int("mig-runs", 3, "migrate suite: runs per tool (the median counts)")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "mirrorstore-bench-")
@@ -62,6 +69,8 @@ func main() {
 		err = readSuite(work, wrkOptions{duration: *duration, threads: *threads, conns: *conns, bigConns: *bigConns})
 	case "multipart":
 		err = multipartSuite(work, mpOptions{size: *mpSize, partSize: *mpPart, concurrency: *mpConc, runs: *mpRuns})
+	case "migrate":
+		err = migrateSuite(work, migOptions{concurrency: *migConc, runs: *migRuns})
 	default:
 		err = fmt.Errorf("unknown suite %q", *suite)
 	}
