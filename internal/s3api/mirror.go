@@ -104,6 +104,14 @@ func (h *Handler) serveMirror(w http.ResponseWriter, r *http.Request, req *reque
 		hdr["Content-Range"] = []string{contentRange(off, n, size)}
 	}
 	w.WriteHeader(status)
+	// The headers go out now, not with the first buffer of body: a client
+	// learns at once that the fill started, and a fill that breaks later
+	// is seen as a cut answer rather than a dropped request (which clients
+	// retry silently).
+	fw := flushWriter{w: w, rc: http.NewResponseController(w)}
+	if err := fw.rc.Flush(); err != nil {
+		h.abortMirror(r, req, err)
+	}
 	if r.Method == http.MethodHead || n == 0 {
 		return nil
 	}
@@ -115,16 +123,27 @@ func (h *Handler) serveMirror(w http.ResponseWriter, r *http.Request, req *reque
 		}
 		body = io.LimitReader(rd, n)
 	}
-	if _, err := io.Copy(w, body); err != nil {
+	if _, err := io.Copy(fw, body); err != nil {
 		h.abortMirror(r, req, err)
 	}
-	if f, ok := w.(http.Flusher); ok && size < 0 {
-		// A chunked answer ends with its terminating chunk only when the
-		// handler returns; flushing first is harmless and keeps the last
-		// bytes from waiting on the log line.
-		f.Flush()
-	}
 	return nil
+}
+
+// flushWriter sends every write to the client at once: a fill's bytes
+// arrive at the origin's pace, and holding them in the connection's buffer
+// would delay the first byte and every trickle after it. The fill reader
+// writes in large pieces, so this costs no extra syscalls on a fast origin.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
 }
 
 // abortMirror cuts the client's connection after the headers went out: the
