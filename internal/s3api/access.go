@@ -167,7 +167,11 @@ func (c *aclCache) lookup(ctx context.Context, b store.Backend, bucket string) (
 			return nil, err
 		}
 	}
-	c.m.Store(bucket, e)
+	// Only buckets that exist are kept: Host headers and anonymous paths
+	// name whatever a client likes, and must not grow the map.
+	if e.exists {
+		c.m.Store(bucket, e)
+	}
 	return e, nil
 }
 
