@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"go.uber.org/goleak"
 
 	"mirrorstore/internal/origin"
 )
@@ -628,4 +631,107 @@ func TestReport(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &f); err != nil || f != sum.Failures[0] {
 		t.Errorf("line 1 %q: %+v %v", lines[0], f, err)
 	}
+}
+
+// dropFirstAnswer commits each write at the server but loses the first
+// answer for every key, as a connection reset after the commit would.
+type dropFirstAnswer struct {
+	mu      sync.Mutex
+	dropped map[string]bool
+	writes  map[string]int
+}
+
+func (d *dropFirstAnswer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	hasKey := strings.Count(req.URL.Path, "/") >= 2
+	isWrite := req.Method == http.MethodPut && !strings.Contains(req.URL.RawQuery, "partNumber") ||
+		req.Method == http.MethodPost && strings.Contains(req.URL.RawQuery, "uploadId")
+	if err != nil || !isWrite || !hasKey {
+		return resp, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.writes[req.URL.Path]++
+	if d.dropped[req.URL.Path] {
+		return resp, nil
+	}
+	d.dropped[req.URL.Path] = true
+	resp.Body.Close()
+	return nil, errors.New("read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer")
+}
+
+// TestLostAnswerIsNotAConflict: a retried write of our own finds its first
+// attempt committed (412); the object holds what we sent, so it is copied,
+// not a conflict.
+func TestLostAnswerIsNotAConflict(t *testing.T) {
+	srv := startServer(t)
+	drop := &dropFirstAnswer{dropped: map[string]bool{}, writes: map[string]int{}}
+	c := newClient(srv, drop)
+	mkBucket(t, c, "dst")
+	big := pattern(partSize+7, 8)
+	dir := writeTree(t, map[string][]byte{"small": []byte("small"), "big": big})
+	sum, err := Run(context.Background(), Config{Source: folder(t, dir), Client: c, Bucket: "dst", PartSize: partSize, Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Copied != 2 || sum.Conflicts != 0 || sum.Failed != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	for _, k := range []string{"/dst/small", "/dst/big"} {
+		if drop.writes[k] < 2 {
+			t.Errorf("%s written %d times: the lost answer was not retried", k, drop.writes[k])
+		}
+	}
+	if b, _ := get(t, c, "dst", "big"); !bytes.Equal(b, big) {
+		t.Error("big differs")
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	srv := startServer(t)
+	c := newClient(srv, nil)
+	mkBucket(t, c, "dst")
+	dir := writeTree(t, map[string][]byte{"a": pattern(300<<10, 1), "b": pattern(200<<10, 2)})
+	var buf syncBuffer
+	sum, err := Run(context.Background(), Config{Source: folder(t, dir), Client: c, Bucket: "dst", Progress: &buf, Terminal: true})
+	if err != nil || sum.Copied != 2 {
+		t.Fatal(sum, err)
+	}
+	// The bar's last frame: objects, bytes of the total, rate, elapsed.
+	out := buf.String()
+	for _, want := range []string{"2/2 objects", "100%", "500 KiB", "/s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bar lacks %q: %q", want, out)
+		}
+	}
+}
+
+// TestNoGoroutineLeft: an interrupted run with a checkpoint and progress
+// lines stops every goroutine it started.
+func TestNoGoroutineLeft(t *testing.T) {
+	srv := startServer(t)
+	tr := &http.Transport{}
+	c := newClient(srv, tr)
+	mkBucket(t, c, "dst")
+	files := map[string][]byte{}
+	for i := range 40 {
+		files["f"+strings.Repeat("x", i)] = pattern(5000, byte(i))
+	}
+	dir := writeTree(t, files)
+	tr.CloseIdleConnections()
+	opt := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := counting(folder(t, dir))
+	s.onOpen = func(n int) {
+		if n == 10 {
+			cancel()
+		}
+	}
+	_, err := Run(ctx, Config{Source: s, Client: c, Bucket: "dst", StatePath: filepath.Join(t.TempDir(), "st"),
+		Progress: &syncBuffer{}, ProgressInterval: time.Millisecond, Concurrency: 4})
+	if err != context.Canceled {
+		t.Fatal(err)
+	}
+	tr.CloseIdleConnections()
+	goleak.VerifyNone(t, opt)
 }

@@ -36,6 +36,8 @@ func startProgress(m *migration, objects int, total int64) *progress {
 		p.bar = progressbar.NewOptions64(max,
 			progressbar.OptionSetWriter(m.cfg.Progress),
 			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionShowCount(),
 			progressbar.OptionUseIECUnits(true),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionSetElapsedTime(true),

@@ -4,15 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // condition is the precondition of a write: IfNoneMatch for a new object,
@@ -67,6 +71,10 @@ func (m *migration) upload(ctx context.Context, key string, c *Content, cond con
 		cond.apply(&in.IfNoneMatch, &in.IfMatch)
 		out, err := m.cfg.Client.PutObject(ctx, in)
 		if err != nil {
+			sum := md5.Sum(buf[:n])
+			if etag := hex.EncodeToString(sum[:]); m.ownWrite(ctx, key, err, etag) {
+				return int64(n), etag, nil
+			}
 			return 0, "", m.destErr(ctx, "put", err)
 		}
 		return int64(n), trimETag(aws.ToString(out.ETag)), nil
@@ -123,10 +131,42 @@ func (m *migration) multipart(ctx context.Context, key string, c *Content, cond 
 	cond.apply(&cin.IfNoneMatch, &cin.IfMatch)
 	out, err := m.cfg.Client.CompleteMultipartUpload(ctx, cin)
 	if err != nil {
+		if etag := multipartETag(parts); etag != "" && m.ownWrite(ctx, key, err, etag) {
+			completed = true
+			return total, etag, nil
+		}
 		return 0, "", m.destErr(ctx, "complete multipart upload", err)
 	}
 	completed = true
 	return total, trimETag(aws.ToString(out.ETag)), nil
+}
+
+// ownWrite reports whether a 412 (or NoSuchUpload, for a completion)
+// answered a retry of our own write: the SDK resends a request whose answer
+// was lost, and the first one may have committed. Then the key holds
+// exactly what we sent, ETag etag.
+func (m *migration) ownWrite(ctx context.Context, key string, err error, etag string) bool {
+	var ae smithy.APIError
+	if !isConflict(err) && !(errors.As(err, &ae) && ae.ErrorCode() == "NoSuchUpload") {
+		return false
+	}
+	head, herr := m.cfg.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(m.cfg.Bucket), Key: aws.String(key)})
+	return herr == nil && strings.EqualFold(trimETag(aws.ToString(head.ETag)), etag)
+}
+
+// multipartETag computes the ETag S3 gives a multipart object: the MD5 of
+// the parts' binary MD5s, a dash and the part count; "" when a part's ETag
+// is not an MD5.
+func multipartETag(parts []types.CompletedPart) string {
+	h := md5.New()
+	for _, p := range parts {
+		b, err := hex.DecodeString(trimETag(aws.ToString(p.ETag)))
+		if err != nil || len(b) != md5.Size {
+			return ""
+		}
+		h.Write(b)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts))
 }
 
 // conflictError is a 412: a client wrote the key since it was compared.
