@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"mirrorstore/internal/logbuf"
 	"mirrorstore/internal/mirror"
 	"mirrorstore/internal/server"
 )
@@ -29,7 +31,11 @@ MIRRORSTORE_SECRET_KEY; when they are unset, a pair is generated, printed
 once and kept in the data folder, so a restart reuses it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logFormat)
+			// One log line per request goes through a batching writer: a
+			// write system call per request would cost as much as a small GET.
+			logOut := logbuf.New(os.Stderr, 100*time.Millisecond)
+			defer logOut.Close()
+			logger, err := newLogger(logFormat, logOut)
 			if err != nil {
 				return err
 			}
@@ -61,13 +67,13 @@ once and kept in the data folder, so a restart reuses it.`,
 	return cmd
 }
 
-// newLogger returns the structured logger, on stderr.
-func newLogger(format string) (*slog.Logger, error) {
+// newLogger returns the structured logger writing to out.
+func newLogger(format string, out io.Writer) (*slog.Logger, error) {
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+		return slog.New(slog.NewJSONHandler(out, nil)), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
+		return slog.New(slog.NewTextHandler(out, nil)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use json or text", format)
 }
