@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -734,4 +738,77 @@ func TestNoGoroutineLeft(t *testing.T) {
 	}
 	tr.CloseIdleConnections()
 	goleak.VerifyNone(t, opt)
+}
+
+// flakyDest answers the first fail writes of each key with status and an
+// S3 error code, without passing them on.
+type flakyDest struct {
+	status int
+	code   string
+	fail   int
+	mu     sync.Mutex
+	tries  map[string]int
+}
+
+func (f *flakyDest) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.Count(req.URL.Path, "/") >= 2 {
+		f.mu.Lock()
+		f.tries[req.URL.Path]++
+		n := f.tries[req.URL.Path]
+		f.mu.Unlock()
+		if n <= f.fail {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			body := "<Error><Code>" + f.code + "</Code><Message>injected</Message></Error>"
+			return &http.Response{StatusCode: f.status, Status: http.StatusText(f.status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+				Header: http.Header{"Content-Type": {"application/xml"}}, Body: io.NopCloser(strings.NewReader(body)),
+				ContentLength: int64(len(body)), Request: req}, nil
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestDestinationRetries(t *testing.T) {
+	srv := startServer(t)
+	for _, tc := range []struct {
+		status  int
+		code    string
+		fail    int
+		copied  bool
+		attempt int
+	}{
+		{http.StatusServiceUnavailable, "SlowDown", 3, true, 4},
+		{http.StatusInternalServerError, "InternalError", 3, true, 4},
+		{http.StatusBadRequest, "InvalidRequest", 100, false, 1},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			f := &flakyDest{status: tc.status, code: tc.code, fail: tc.fail, tries: map[string]int{}}
+			// Two attempts per request in the SDK, quickly: the rest is
+			// migrate's own retry.
+			c := s3.New(s3.Options{
+				Region: "us-east-1", BaseEndpoint: aws.String(srv.URL()), UsePathStyle: true,
+				Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
+				HTTPClient:  &http.Client{Transport: f},
+				Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+					o.MaxAttempts = 2
+					o.MaxBackoff = time.Millisecond
+					o.RateLimiter = ratelimit.None
+				}),
+			})
+			bucket := strings.ToLower(tc.code)
+			mkBucket(t, c, bucket)
+			dir := writeTree(t, map[string][]byte{"k": []byte("v")})
+			sum, err := Run(context.Background(), Config{Source: folder(t, dir), Client: c, Bucket: bucket, Backoff: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.tries["/"+bucket+"/k"]; got != tc.attempt {
+				t.Errorf("%d attempts, want %d", got, tc.attempt)
+			}
+			if tc.copied != (sum.Copied == 1) || tc.copied == (sum.Failed == 1) {
+				t.Errorf("summary %+v", sum)
+			}
+		})
+	}
 }
