@@ -91,18 +91,25 @@ func (o *fakeOrigin) lastHeader(path string) http.Header {
 // loopback origins (the test origins) unless allowPrivate is false.
 func startMirrorServer(t *testing.T, allowPrivate bool) *testServer {
 	t.Helper()
+	return startMirrorServerWith(t, server.MirrorConfig{
+		Timeout:      5 * time.Second,
+		IdleTimeout:  5 * time.Second,
+		AllowPrivate: allowPrivate,
+		Version:      "e2e",
+	})
+}
+
+// startMirrorServerWith starts an in-process server with the given mirror
+// settings (the --mirror-* flags).
+func startMirrorServerWith(t *testing.T, mc server.MirrorConfig) *testServer {
+	t.Helper()
 	cfg := server.Config{
 		Addr:            "127.0.0.1:0",
 		DataDir:         filepath.Join(t.TempDir(), "data"),
 		AccessKey:       testAccessKey,
 		SecretKey:       testSecretKey,
 		ShutdownTimeout: 5 * time.Second,
-		Mirror: server.MirrorConfig{
-			Timeout:      5 * time.Second,
-			IdleTimeout:  5 * time.Second,
-			AllowPrivate: allowPrivate,
-			Version:      "e2e",
-		},
+		Mirror:          mc,
 	}
 	s, err := server.Start(cfg)
 	if err != nil {
