@@ -123,7 +123,6 @@ type migration struct {
 	state    *checkpoint
 	objRate  *rate.Limiter
 	byteRate *rate.Limiter
-	bufs     sync.Pool
 
 	mu  sync.Mutex
 	sum Summary
@@ -165,7 +164,6 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		cfg.Out = io.Discard
 	}
 	m := &migration{cfg: cfg}
-	m.bufs.New = func() any { b := make([]byte, cfg.PartSize); return &b }
 	if cfg.Rate > 0 {
 		m.objRate = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
 	}
@@ -256,8 +254,11 @@ func (m *migration) run(ctx context.Context) (Summary, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One part buffer per worker, grown as objects need and kept:
+			// a pool would lose it at every GC and zero it again.
+			var buf []byte
 			for j := range ch {
-				m.copyWithRetries(ctx, j)
+				m.copyWithRetries(ctx, j, &buf)
 			}
 		}()
 	}
@@ -366,7 +367,7 @@ func (m *migration) dryRun(jobs []job) {
 
 // copyWithRetries copies one object, retrying retryable failures with
 // exponential backoff and jitter; a conflict is never retried.
-func (m *migration) copyWithRetries(ctx context.Context, j job) {
+func (m *migration) copyWithRetries(ctx context.Context, j job, buf *[]byte) {
 	if m.objRate != nil {
 		if err := m.objRate.Wait(ctx); err != nil {
 			return
@@ -374,7 +375,7 @@ func (m *migration) copyWithRetries(ctx context.Context, j job) {
 	}
 	delay := m.cfg.Backoff
 	for attempt := 0; ; attempt++ {
-		n, skipped, err := m.copyOne(ctx, j)
+		n, skipped, err := m.copyOne(ctx, j, buf)
 		if err == nil {
 			m.doneObjects.Add(1)
 			m.mu.Lock()
@@ -433,7 +434,7 @@ func (m *migration) fail(key, kind string, err error) {
 
 // copyOne makes one attempt at j. skipped means the compare found the
 // object the same (an --overwrite compare that needed the source).
-func (m *migration) copyOne(ctx context.Context, j job) (n int64, skipped bool, err error) {
+func (m *migration) copyOne(ctx context.Context, j job, buf *[]byte) (n int64, skipped bool, err error) {
 	if j.dest != nil && differs(j.obj, *j.dest) == unknown {
 		if f, ok := m.cfg.Source.(*FolderSource); ok {
 			sum, err := f.md5(j.obj.Key)
@@ -470,9 +471,16 @@ func (m *migration) copyOne(ctx context.Context, j job) (n int64, skipped bool, 
 	if j.dest != nil {
 		cond.ifMatch = j.dest.etag
 	}
-	bp := m.bufs.Get().(*[]byte)
-	defer m.bufs.Put(bp)
-	n, etag, err := m.upload(ctx, j.obj.Key, c, cond, *bp)
+	// A small object needs a buffer of its size and one byte more (to see
+	// that the body ends there); anything else a whole part.
+	need := m.cfg.PartSize
+	if c.Size >= 0 && c.Size < need {
+		need = c.Size + 1
+	}
+	if int64(cap(*buf)) < need {
+		*buf = make([]byte, need)
+	}
+	n, etag, err := m.upload(ctx, j.obj.Key, c, cond, (*buf)[:need])
 	if err != nil {
 		return 0, false, err
 	}

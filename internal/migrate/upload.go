@@ -37,9 +37,10 @@ func (c condition) apply(ifNoneMatch, ifMatch **string) {
 var errShort = errors.New("source body ended before its announced length")
 
 // upload writes c's body to key: one PutObject when it fits in a part,
-// else a multipart upload whose parts are partSize bytes. The body is read
-// part by part into buf (len(buf) is the part size), so a part can be
-// retried by the SDK without reading the source again. It returns the
+// else a multipart upload whose parts are len(buf) bytes. The body is read
+// part by part into buf, so a part can be retried by the SDK without
+// reading the source again. buf is shorter than a part only for a body of
+// known smaller size, and then one byte longer than it. It returns the
 // bytes written and the new ETag.
 func (m *migration) upload(ctx context.Context, key string, c *Content, cond condition, buf []byte) (int64, string, error) {
 	br := bufio.NewReaderSize(c.Body, 64<<10)
@@ -48,6 +49,9 @@ func (m *migration) upload(ctx context.Context, key string, c *Content, cond con
 		return 0, "", retryable(fmt.Errorf("read source: %w", err))
 	}
 	single := err != nil
+	if !single && int64(len(buf)) < m.cfg.PartSize {
+		return 0, "", retryable(fmt.Errorf("source body longer than its announced %d bytes", c.Size))
+	}
 	if !single {
 		if _, perr := br.Peek(1); perr == io.EOF {
 			single = true
