@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -121,6 +122,42 @@ func TestMigrateBinary(t *testing.T) {
 		t.Errorf("Cache-Control %q", aws.ToString(obj.CacheControl))
 	}
 
+	// Ctrl-C: the run stops, says how to resume, and the rerun with the
+	// same --state copies only the rest.
+	many := t.TempDir()
+	for i := range 60 {
+		if err := os.WriteFile(filepath.Join(many, fmt.Sprintf("f%02d", i)), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state2 := filepath.Join(t.TempDir(), "state")
+	cmd = exec.Command(bin, "migrate", "--endpoint", srv.URL(), "--bucket", "dst", "--access-key", ak, "--secret-key", sk,
+		"--state", state2, "--rate", "30", "--concurrency", "2", many)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for stateLines(state2) < 10 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err = cmd.Wait()
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(buf.String(), "interrupted; rerun with --state "+state2) {
+		t.Fatalf("interrupted run: %v\n%s", err, buf.String())
+	}
+	done := stateLines(state2)
+	cmd = exec.Command(bin, "migrate", "--endpoint", srv.URL(), "--bucket", "dst", "--access-key", ak, "--secret-key", sk,
+		"--state", state2, many)
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("%d done by an earlier run", done)) {
+		t.Errorf("resumed run after %d keys: %v\n%s", done, err, out)
+	}
+	if done >= 60 {
+		t.Errorf("the interrupted run finished all %d keys: the test needs a partial run", done)
+	}
+
 	// A dry run lists the keys without fetching them.
 	cmd = exec.Command(bin, "migrate", "--endpoint", srv.URL(), "--bucket", "dst", "--access-key", ak, "--secret-key", sk,
 		"--keys", "-", "--dry-run", origin.URL)
@@ -129,6 +166,16 @@ func TestMigrateBinary(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `would copy "web/two.txt" (size unknown)`) {
 		t.Errorf("dry run: %v\n%s", err, out)
 	}
+}
+
+// stateLines counts the keys a state file holds (its lines after the
+// header).
+func stateLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return 0
+	}
+	return bytes.Count(b, []byte("\n")) - 1
 }
 
 func TestMigrateFlagErrors(t *testing.T) {
