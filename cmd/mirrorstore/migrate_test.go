@@ -158,6 +158,37 @@ func TestMigrateBinary(t *testing.T) {
 		t.Errorf("the interrupted run finished all %d keys: the test needs a partial run", done)
 	}
 
+	// An S3 source, its credentials from the AWS_* variables.
+	const sak, ssk = "CLISOURCEACCESSKEY01", "cli-source-secret-key-0123456789"
+	src, err := server.Start(server.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AccessKey: sak, SecretKey: ssk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Shutdown(context.Background())
+	srcClient := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(src.URL()), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(sak, ssk, "")})
+	if _, err := srcClient.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("old")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srcClient.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("old"), Key: aws.String("pre/x.css"),
+		Body: strings.NewReader("x{}"), ContentType: aws.String("text/css")}); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(bin, "migrate", "--endpoint", srv.URL(), "--bucket", "dst", "--source-endpoint", src.URL(), "s3://old/pre/")
+	cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+ak, "MIRRORSTORE_SECRET_KEY="+sk,
+		"AWS_ACCESS_KEY_ID="+sak, "AWS_SECRET_ACCESS_KEY="+ssk, "AWS_SESSION_TOKEN=")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "copied 1 objects") {
+		t.Errorf("s3 source: %v\n%s", err, out)
+	}
+	obj, err = c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("dst"), Key: aws.String("pre/x.css")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.Body.Close()
+	if aws.ToString(obj.ContentType) != "text/css" {
+		t.Errorf("s3 source Content-Type %q", aws.ToString(obj.ContentType))
+	}
+
 	// A dry run lists the keys without fetching them.
 	cmd = exec.Command(bin, "migrate", "--endpoint", srv.URL(), "--bucket", "dst", "--access-key", ak, "--secret-key", sk,
 		"--keys", "-", "--dry-run", origin.URL)
