@@ -421,3 +421,34 @@ func TestMirrorRuleReachesServeMirror(t *testing.T) {
 		t.Fatalf("origin hits %d after the fill, want 1", n)
 	}
 }
+
+// TestWebsiteBucketNamedHost: a site's own domain pointed at the server
+// (a bucket named like the Host) gets its index at "/" and redirects
+// without the bucket in the path, as the visitor addressed it.
+func TestWebsiteBucketNamedHost(t *testing.T) {
+	a := newWebsiteHarness(t, 0)
+	a.ok(200, "PUT", "/www.example.com", nil, "X-Amz-Acl", "public-read")
+	a.ok(200, "PUT", "/www.example.com/index.html", []byte("welcome"))
+	a.ok(200, "PUT", "/www.example.com?website", []byte(`<WebsiteConfiguration>
+<IndexDocument><Suffix>index.html</Suffix></IndexDocument>
+<RoutingRules><RoutingRule><Condition><KeyPrefixEquals>old/</KeyPrefixEquals></Condition>
+<Redirect><ReplaceKeyPrefixWith>new/</ReplaceKeyPrefixWith><HttpRedirectCode>302</HttpRedirectCode></Redirect></RoutingRule></RoutingRules>
+</WebsiteConfiguration>`))
+	visit := func(path string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "http://www.example.com"+path, nil)
+		r.Header.Set("X-Test-As", "anon")
+		w := httptest.NewRecorder()
+		a.h.ServeHTTP(w, r)
+		return w
+	}
+	if w := visit("/"); w.Code != 200 || w.Body.String() != "welcome" {
+		t.Fatalf("GET /: %d %s", w.Code, w.Body)
+	}
+	if w := visit("/old/page"); w.Code != 302 || w.Header().Get("Location") != "http://www.example.com/new/page" {
+		t.Fatalf("GET /old/page: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	// Path-style on the server's own name keeps the bucket.
+	if w := a.ok(302, "GET", "/www.example.com/old/page", nil, "X-Test-As", "anon"); w.Header().Get("Location") != "http://s3.test/www.example.com/new/page" {
+		t.Fatalf("path-style: %q", w.Header().Get("Location"))
+	}
+}
