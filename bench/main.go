@@ -71,6 +71,8 @@ func main() {
 		err = multipartSuite(work, mpOptions{size: *mpSize, partSize: *mpPart, concurrency: *mpConc, runs: *mpRuns})
 	case "migrate":
 		err = migrateSuite(work, migOptions{concurrency: *migConc, runs: *migRuns})
+	case "mirror":
+		err = mirrorSuite(work, mirrorOptions{coldRuns: 5, herd: 200, smallKeys: 20000, smallConns: 64})
 	default:
 		err = fmt.Errorf("unknown suite %q", *suite)
 	}
