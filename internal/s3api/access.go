@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 	"strings"
-	"sync"
-	"time"
 
 	"mirrorstore/internal/auth"
 	"mirrorstore/internal/store"
@@ -122,29 +120,25 @@ const (
 // through this handler forget the entry; the TTL bounds staleness when
 // other nodes share the backend.
 type aclCache struct {
-	ttl time.Duration
-	m   sync.Map // bucket name → *aclEntry
+	bucketCache[*aclEntry]
 }
 
 // aclEntry is one bucket's cached access facts; never modified once stored.
 type aclEntry struct {
-	exists  bool
-	public  bool
-	policy  *auth.Policy // nil when the bucket has none
-	expires time.Time
+	exists bool
+	public bool
+	policy *auth.Policy // nil when the bucket has none
 }
 
 // lookup returns bucket's access facts. A bucket that does not exist is
 // neither public nor has a policy. A stored policy that no longer compiles
 // (it was validated when put) grants nothing.
 func (c *aclCache) lookup(ctx context.Context, b store.Backend, bucket string) (*aclEntry, error) {
-	now := time.Now()
-	if v, ok := c.m.Load(bucket); ok {
-		if e := v.(*aclEntry); now.Before(e.expires) {
-			return e, nil
-		}
+	e, ok, stale := c.cached(bucket)
+	if ok {
+		return e, nil
 	}
-	e := &aclEntry{exists: true, expires: now.Add(c.ttl)}
+	e = &aclEntry{exists: true}
 	data, err := b.GetBucketConfig(ctx, bucket, aclConfig)
 	switch {
 	case err == nil:
@@ -169,15 +163,11 @@ func (c *aclCache) lookup(ctx context.Context, b store.Backend, bucket string) (
 	}
 	// Only buckets that exist are kept: Host headers and anonymous paths
 	// name whatever a client likes, and must not grow the map.
-	if e.exists {
-		c.m.Store(bucket, e)
+	if !e.exists {
+		return e, nil
 	}
-	return e, nil
+	return c.fill(bucket, stale, e), nil
 }
-
-// forget drops bucket's cached entry after its ACL, policy or existence
-// changed here.
-func (c *aclCache) forget(bucket string) { c.m.Delete(bucket) }
 
 // validBucketName applies S3's bucket naming rules: 3 to 63 characters of
 // lowercase letters, digits, '-' and '.', starting and ending with a letter

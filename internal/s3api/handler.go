@@ -48,10 +48,11 @@ type Config struct {
 	// OwnHosts are the server's own host names and addresses (no port):
 	// like Domain, they never act as bucket names.
 	OwnHosts []string
-	// ACLCacheTTL bounds how long a bucket's canned ACL is trusted from
-	// memory for anonymous reads before it is read again from the backend
-	// (changes made through this handler take effect at once; the TTL only
-	// matters when several nodes share one backend). Zero means 5 seconds.
+	// ACLCacheTTL bounds how long a bucket's canned ACL, policy and
+	// website configuration are trusted from memory before they are read
+	// again from the backend (changes made through this handler take
+	// effect at once; the TTL only matters when several nodes share one
+	// backend). Zero means 5 seconds.
 	ACLCacheTTL time.Duration
 	// Mirror runs the fills of Mirror rules; nil turns mirroring off (a
 	// Mirror rule's miss is then a plain 404 NoSuchKey).
@@ -118,6 +119,7 @@ func New(cfg Config) *Handler {
 	if h.acl.ttl == 0 {
 		h.acl.ttl = 5 * time.Second
 	}
+	h.website.ttl = h.acl.ttl
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	h.idPrefix = binary.BigEndian.Uint64(b[:])

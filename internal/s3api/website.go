@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"mirrorstore/internal/rules"
 	"mirrorstore/internal/store"
@@ -72,7 +71,7 @@ func (h *Handler) putBucketWebsite(w http.ResponseWriter, r *http.Request, req *
 	if err := h.backend.PutBucketConfig(ctx, req.bucket, websiteConfig, canonical); err != nil {
 		return err
 	}
-	h.website.set(req.bucket, m, h.websiteTTL())
+	h.website.set(req.bucket, m)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -110,54 +109,29 @@ func (h *Handler) deleteBucketWebsite(w http.ResponseWriter, r *http.Request, re
 	if err := h.backend.PutBucketConfig(ctx, req.bucket, websiteConfig, nil); err != nil {
 		return err
 	}
-	h.website.set(req.bucket, nil, h.websiteTTL())
+	h.website.set(req.bucket, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// websiteTTL is how long a compiled configuration is trusted from memory:
-// the ACL cache's TTL, so one setting bounds how stale any per-bucket
-// access or routing fact may be on a node that did not make the change.
-func (h *Handler) websiteTTL() time.Duration { return h.acl.ttl }
-
-// websiteCache holds each bucket's compiled website configuration, loaded
-// lazily from the store. It follows the ACL cache's pattern: a sync.Map of
-// immutable entries, each replaced whole, so a reader sees the old matcher
-// or the new one and never a mix. A bucket without a configuration is
-// cached as a nil matcher, so its GETs cost one map load and no store read.
-//
-// Changes made through this handler are in force at once; the TTL only
-// bounds how long another node sharing the backend serves the previous
-// configuration.
+// websiteCache holds each bucket's compiled website configuration, nil
+// for a bucket without one (so its GETs cost a map load and no store
+// read). Its TTL is the ACL cache's, so one setting bounds how stale any
+// per-bucket access or routing fact may be on a node that did not make the
+// change.
 type websiteCache struct {
+	bucketCache[*rules.Matcher]
 	// writeMu serialises PUT and DELETE ?website so that the store and
 	// the cache end in the same order when two writes race.
 	writeMu sync.Mutex
-	m       sync.Map // bucket name → *websiteEntry
-}
-
-// websiteEntry is one bucket's cached configuration; never modified once
-// stored.
-type websiteEntry struct {
-	m       *rules.Matcher // nil: the bucket has no website configuration
-	expires time.Time
 }
 
 // matcher returns bucket's compiled configuration, nil when it has none.
-//
-// A load that raced with a PUT or DELETE must not overwrite the newer
-// entry with what it read before the write: it replaces only the entry it
-// found stale (CompareAndSwap), or fills an empty slot (LoadOrStore), and
-// otherwise answers with the entry that won.
-func (c *websiteCache) matcher(ctx context.Context, b store.Backend, bucket string, ttl time.Duration) (*rules.Matcher, error) {
-	now := time.Now()
-	old, found := c.m.Load(bucket)
-	if found {
-		if e := old.(*websiteEntry); now.Before(e.expires) {
-			return e.m, nil
-		}
+func (c *websiteCache) matcher(ctx context.Context, b store.Backend, bucket string) (*rules.Matcher, error) {
+	m, ok, stale := c.cached(bucket)
+	if ok {
+		return m, nil
 	}
-	var m *rules.Matcher
 	data, err := b.GetBucketConfig(ctx, bucket, websiteConfig)
 	switch {
 	case err == nil:
@@ -169,29 +143,15 @@ func (c *websiteCache) matcher(ctx context.Context, b store.Backend, bucket stri
 			return nil, fmt.Errorf("stored website configuration of %s: %w", bucket, err)
 		}
 		m = rules.Compile(cfg)
-	case errors.Is(err, store.ErrNoSuchConfig), errors.Is(err, store.ErrNoSuchBucket):
+	case errors.Is(err, store.ErrNoSuchBucket):
+		// Not kept: bucket names come from clients (anonymous ones
+		// included, for a website root) and must not grow the map.
+		return nil, nil
+	case errors.Is(err, store.ErrNoSuchConfig):
 	default:
 		return nil, err
 	}
-	e := &websiteEntry{m: m, expires: now.Add(ttl)}
-	if found {
-		if c.m.CompareAndSwap(bucket, old, e) {
-			return m, nil
-		}
-	} else if v, loaded := c.m.LoadOrStore(bucket, e); !loaded {
-		return m, nil
-	} else {
-		return v.(*websiteEntry).m, nil
-	}
-	if v, ok := c.m.Load(bucket); ok {
-		return v.(*websiteEntry).m, nil
-	}
-	return m, nil
-}
-
-// set swaps in bucket's new matcher (nil for none) after a write here.
-func (c *websiteCache) set(bucket string, m *rules.Matcher, ttl time.Duration) {
-	c.m.Store(bucket, &websiteEntry{m: m, expires: time.Now().Add(ttl)})
+	return c.fill(bucket, stale, m), nil
 }
 
 // routeRead decides what a GET or HEAD of an object serves, consulting the
@@ -206,7 +166,7 @@ func (c *websiteCache) set(bucket string, m *rules.Matcher, ttl time.Duration) {
 // load on top of that lookup.
 func (h *Handler) routeRead(w http.ResponseWriter, r *http.Request, req *request, opts store.GetOptions, withBody bool) (*store.Object, int, error) {
 	ctx := r.Context()
-	m, err := h.website.matcher(ctx, h.backend, req.bucket, h.websiteTTL())
+	m, err := h.website.matcher(ctx, h.backend, req.bucket)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -397,7 +357,7 @@ func (h *Handler) websiteRoot(ctx context.Context, req *request, k routeKey, rt 
 	if k.sub != "" || k.copy || (k.method != http.MethodGet && k.method != http.MethodHead) {
 		return rt, nil
 	}
-	m, err := h.website.matcher(ctx, h.backend, req.bucket, h.websiteTTL())
+	m, err := h.website.matcher(ctx, h.backend, req.bucket)
 	if err != nil || m == nil {
 		return rt, err
 	}
