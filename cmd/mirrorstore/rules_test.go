@@ -254,3 +254,30 @@ func TestRulesExplain(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesLintStdin reads "-" from standard input, capped as the server
+// caps a body.
+func TestRulesLintStdin(t *testing.T) {
+	for _, tt := range []struct {
+		in, out, err string
+	}{
+		{"<WebsiteConfiguration><IndexDocument><Suffix>index.html</Suffix></IndexDocument></WebsiteConfiguration>", "-: valid, 0 warning(s)\n", ""},
+		{"<WebsiteConfiguration>" + strings.Repeat(" ", 100<<10) + "</WebsiteConfiguration>", "", "-: InvalidArgument: the website configuration is 65537 bytes or more"},
+	} {
+		var out bytes.Buffer
+		root := newRootCmd()
+		root.SetOut(&out)
+		root.SetIn(strings.NewReader(tt.in))
+		root.SetArgs([]string{"rules", "lint", "-"})
+		err := root.Execute()
+		if tt.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+				t.Fatalf("got %v, want %s…", err, tt.err)
+			}
+			continue
+		}
+		if err != nil || out.String() != tt.out {
+			t.Fatalf("got %v %q, want %q", err, out.String(), tt.out)
+		}
+	}
+}
