@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,6 +78,9 @@ type Server struct {
 	origin  *origin.Client
 	metrics *metrics.Metrics
 	cert    *certReloader
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Start opens the engine, loads or creates the credentials, listens on
@@ -236,8 +240,14 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) Credential() auth.Credential { return s.keys.Root() }
 
 // Shutdown stops accepting connections, waits for in-flight requests up to
-// ctx's deadline, closes what is left, then closes the engine.
+// ctx's deadline, closes what is left, then closes the engine. Later calls
+// return the first call's result.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		// The deadline passed: cut the remaining connections so their

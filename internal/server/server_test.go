@@ -67,3 +67,23 @@ func TestRunServesUntilCancelled(t *testing.T) {
 		t.Fatalf("a restart printed the secret again: %q", out.String())
 	}
 }
+
+func TestShutdownTwiceReturns(t *testing.T) {
+	s, err := Start(Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), AccessKey: "shutdownkey", SecretKey: "shutdownsecret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first := s.Shutdown(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	select {
+	case second := <-done:
+		if second != first {
+			t.Fatalf("second Shutdown returned %v, the first %v", second, first)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second Shutdown blocked")
+	}
+}
