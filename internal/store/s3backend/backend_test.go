@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -71,6 +72,32 @@ func TestKeysMinioAccepts(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("listed %q\nwant %q", got, want)
+	}
+}
+
+// TestUnstorableKeys: a key MinIO refuses to hold is absent to every read
+// (so a website rule can still answer for it) and a write of it fails.
+func TestUnstorableKeys(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	mustBucket(t, b, "k")
+	for _, key := range []string{"a//b", "../x", "e/../x", strings.Repeat("k", 300)} {
+		_, err := b.GetObject(ctx, "k", key, store.GetOptions{})
+		if !errors.Is(err, store.ErrNoSuchKey) {
+			t.Fatalf("GetObject(%q) = %v", key, err)
+		}
+		if _, err := b.HeadObject(ctx, "k", key); !errors.Is(err, store.ErrNoSuchKey) {
+			t.Fatalf("HeadObject(%q) = %v", key, err)
+		}
+		if err := b.SetObjectTags(ctx, "k", key, map[string]string{"a": "b"}); !errors.Is(err, store.ErrNoSuchKey) {
+			t.Fatalf("SetObjectTags(%q) = %v", key, err)
+		}
+		if err := b.DeleteObject(ctx, "k", key); err != nil {
+			t.Fatalf("DeleteObject(%q) = %v", key, err)
+		}
+		if _, err := b.PutObject(ctx, "k", key, strings.NewReader("x"), store.PutOptions{Size: 1}); err == nil || errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("PutObject(%q) = %v, want the backend's refusal", key, err)
+		}
 	}
 }
 
@@ -252,6 +279,11 @@ func TestKnownSizeMultipart(t *testing.T) {
 	if obj.Offset != 15<<20 || !bytes.Equal(got, data[15<<20:]) {
 		t.Fatalf("part 4: offset %d, %d bytes", obj.Offset, len(got))
 	}
+	for _, n := range []int{5, 6, 1000} {
+		if _, err := b.GetObject(ctx, "big", "k", store.GetOptions{PartNumber: n}); !errors.Is(err, store.ErrInvalidPartNumber) {
+			t.Fatalf("part %d of 4: %v", n, err)
+		}
+	}
 
 	wrong := md5.Sum([]byte("other"))
 	veto := errors.New("veto")
@@ -277,5 +309,37 @@ func TestKnownSizeMultipart(t *testing.T) {
 		if err != nil || len(ups.Uploads) != 0 {
 			t.Fatalf("%s left backend uploads: %+v, %v", name, ups.Uploads, err)
 		}
+	}
+}
+
+// TestSlowConditionalPutDoesNotStallReads: MinIO locks a key for the whole
+// body of a conditional PUT, so a slow conditional body (a mirror fill at
+// the origin's pace) is spooled before it is sent; meanwhile the key reads
+// and writes as usual.
+func TestSlowConditionalPutDoesNotStallReads(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	mustBucket(t, b, "p")
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.PutObject(ctx, "p", "k", pr, store.PutOptions{Size: 8, Conditions: store.Conditions{IfNoneMatchStar: true}})
+		done <- err
+	}()
+	if _, err := pw.Write([]byte("orig")); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := b.HeadObject(cctx, "p", "k"); !errors.Is(err, store.ErrNoSuchKey) {
+		t.Fatalf("HEAD during a slow conditional PUT: %v", err)
+	}
+	if _, err := b.PutObject(cctx, "p", "k", strings.NewReader("client"), store.PutOptions{Size: 6}); err != nil {
+		t.Fatalf("PUT during a slow conditional PUT: %v", err)
+	}
+	_, _ = pw.Write([]byte("inal"))
+	pw.Close()
+	if err := <-done; !errors.Is(err, store.ErrPreconditionFailed) {
+		t.Fatalf("the slow conditional PUT = %v, want ErrPreconditionFailed (the client's PUT came first)", err)
 	}
 }

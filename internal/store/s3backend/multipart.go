@@ -161,11 +161,15 @@ type spooled struct {
 	close func()
 }
 
-// spool reads a body of unknown (or zero) size whole, checking it, into
-// memory up to streamPartSize and into a temporary file beyond.
+// spool reads a body whole, checking its size and MD5, into memory up to
+// streamPartSize and into a temporary file beyond.
 func spool(body io.Reader, size int64, contentMD5 []byte) (*spooled, error) {
 	v := newVerifier(body, size, contentMD5, false)
-	buf := make([]byte, streamPartSize)
+	bufSize := int64(streamPartSize)
+	if size >= 0 && size < bufSize {
+		bufSize = size + 1 // room to see the end, or one byte too many
+	}
+	buf := make([]byte, bufSize)
 	n, err := readFull(v, buf)
 	if err == io.EOF {
 		return &spooled{r: bytes.NewReader(buf[:n]), size: int64(n), md5: v.sum(), close: func() {}}, nil

@@ -42,7 +42,9 @@ var unsignedPayload = s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPa
 // verified (see verifier); a body of unknown size is buffered up to 8 MiB
 // and, when longer, streamed as a multipart upload whose ETag is then the
 // multipart "<md5>-N" form. Conditions use the backend's conditional PUT
-// or Complete, so concurrent nodes store a create-only key once.
+// or Complete, so concurrent nodes store a create-only key once; a
+// conditional body is spooled (memory up to 8 MiB, then a temporary file)
+// before it is sent.
 func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
 	if err := b.checkBucket(ctx, bucket); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
@@ -53,6 +55,24 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 	}
 	mtime, _ = time.Parse(time.RFC3339Nano, mtime.UTC().Format(time.RFC3339Nano))
 	h := toHeaders(opts.Attrs, mtime)
+	if opts.Conditions != (store.Conditions{}) {
+		// MinIO holds the key's lock for the whole body of a conditional
+		// PUT, stalling every read and write of the key on every node;
+		// a body arriving at a client's or an origin's pace (a mirror
+		// fill) is therefore spooled first, so the lock lasts only for
+		// the transfer from here.
+		if opts.Conditions.IfNoneMatchStar {
+			if _, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(objectKey(bucket, key))}); err == nil {
+				return store.ObjectInfo{}, fmt.Errorf("put %s/%s: %w: the key exists", bucket, key, store.ErrPreconditionFailed)
+			}
+		}
+		sp, err := spool(body, opts.Size, opts.ContentMD5)
+		if err != nil {
+			return store.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
+		}
+		defer sp.close()
+		body, opts.Size = sp.r, sp.size
+	}
 	info := store.ObjectInfo{Bucket: bucket, Key: key, Size: opts.Size, LastModified: mtime, Attrs: opts.Attrs}
 	var err error
 	switch {
@@ -217,7 +237,7 @@ func (b *Backend) getObject(ctx context.Context, bucket, key string, opts store.
 	}
 	out, err := b.client.GetObject(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapErr(ctx, err)))
+		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapReadErr(ctx, err)))
 	}
 	length := aws.ToInt64(out.ContentLength)
 	offset, size := int64(0), length
@@ -265,11 +285,11 @@ func (b *Backend) partSpan(ctx context.Context, bucket, key string, n int) (*par
 		MaxParts:         aws.Int32(1000),
 	}
 	var span partSpan
-	seen := 0
+	seen, lastNumber := 0, int32(0)
 	for {
 		out, err := b.client.GetObjectAttributes(ctx, in)
 		if err != nil {
-			return nil, b.missing(ctx, bucket, mapErr(ctx, err))
+			return nil, b.missing(ctx, bucket, mapReadErr(ctx, err))
 		}
 		span.etag = unquote(out.ETag)
 		if out.ObjectParts == nil || len(out.ObjectParts.Parts) == 0 && seen == 0 {
@@ -279,7 +299,18 @@ func (b *Backend) partSpan(ctx context.Context, bucket, key string, n int) (*par
 			span.size = aws.ToInt64(out.ObjectSize)
 			return &span, nil
 		}
+		if total := aws.ToInt32(out.ObjectParts.TotalPartsCount); total > 0 && n > int(total) {
+			return nil, store.ErrInvalidPartNumber
+		}
+		progressed := false
 		for _, p := range out.ObjectParts.Parts {
+			// Only parts past the marker count: MinIO answers a page
+			// past the end as truncated and then starts over.
+			num := aws.ToInt32(p.PartNumber)
+			if num <= lastNumber {
+				continue
+			}
+			lastNumber, progressed = num, true
 			seen++
 			if seen == n {
 				span.size = aws.ToInt64(p.Size)
@@ -287,10 +318,10 @@ func (b *Backend) partSpan(ctx context.Context, bucket, key string, n int) (*par
 			}
 			span.offset += aws.ToInt64(p.Size)
 		}
-		if !aws.ToBool(out.ObjectParts.IsTruncated) || out.ObjectParts.NextPartNumberMarker == nil {
+		if !progressed || !aws.ToBool(out.ObjectParts.IsTruncated) {
 			return nil, store.ErrInvalidPartNumber
 		}
-		in.PartNumberMarker = out.ObjectParts.NextPartNumberMarker
+		in.PartNumberMarker = aws.String(strconv.Itoa(int(lastNumber)))
 	}
 }
 
@@ -347,7 +378,7 @@ func (b *Backend) fillTags(ctx context.Context, info *store.ObjectInfo, count in
 func (b *Backend) HeadObject(ctx context.Context, bucket, key string) (store.ObjectInfo, error) {
 	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(objectKey(bucket, key))})
 	if err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("head %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapErr(ctx, err)))
+		return store.ObjectInfo{}, fmt.Errorf("head %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapReadErr(ctx, err)))
 	}
 	info := storedHeaders{
 		contentType: out.ContentType, contentEncoding: out.ContentEncoding,
@@ -366,7 +397,8 @@ func (b *Backend) DeleteObject(ctx context.Context, bucket, key string) error {
 	if err := b.checkBucket(ctx, bucket); err != nil {
 		return fmt.Errorf("delete %s/%s: %w", bucket, key, err)
 	}
-	if err := b.deleteKey(ctx, objectKey(bucket, key)); err != nil && !errors.Is(err, store.ErrNoSuchKey) {
+	_, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(objectKey(bucket, key))})
+	if err = mapReadErr(ctx, err); err != nil && !errors.Is(err, store.ErrNoSuchKey) {
 		return fmt.Errorf("delete %s/%s: %w", bucket, key, err)
 	}
 	return nil
@@ -392,7 +424,7 @@ func (b *Backend) SetObjectTags(ctx context.Context, bucket, key string, tags ma
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("tag %s/%s: %w", bucket, key, mapErr(ctx, err))
+		return fmt.Errorf("tag %s/%s: %w", bucket, key, mapReadErr(ctx, err))
 	}
 	return nil
 }

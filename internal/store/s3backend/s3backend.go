@@ -186,6 +186,20 @@ func mapErr(ctx context.Context, err error) error {
 	return unavailable(ctx, err)
 }
 
+// mapReadErr is mapErr for reads of one key: a key the backend refuses to
+// hold (MinIO's XMinioInvalidObjectName for "a//b" or "../x", S3's
+// KeyTooLongError) cannot be stored there, so it is absent.
+func mapReadErr(ctx context.Context, err error) error {
+	switch apiCode(err) {
+	case "XMinioInvalidObjectName", "XMinioInvalidResourceName", "KeyTooLongError",
+		// A HEAD's 400 has no body to name the code; we send nothing
+		// else a HEAD could refuse.
+		"BadRequest":
+		return fmt.Errorf("%w (the backend cannot hold this key: %v)", store.ErrNoSuchKey, err)
+	}
+	return mapErr(ctx, err)
+}
+
 func unavailable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("backend: %w", ctx.Err())
