@@ -56,6 +56,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests may run after a
 	// shutdown starts.
 	ShutdownTimeout time.Duration
+	// ReadHeaderTimeout bounds how long a client may take to send a
+	// request's headers (10 s when zero), so a slow client cannot hold a
+	// connection open without ever making a request.
+	ReadHeaderTimeout time.Duration
 	// Logger receives the request log and server events.
 	Logger *slog.Logger
 	// Mirror configures the fills of Mirror rules.
@@ -64,6 +68,9 @@ type Config struct {
 	// credentials); nil discards them.
 	Out io.Writer
 }
+
+// DefaultReadHeaderTimeout is Config.ReadHeaderTimeout when unset.
+const DefaultReadHeaderTimeout = 10 * time.Second
 
 // Server is a running mirrorstore server.
 type Server struct {
@@ -91,6 +98,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
@@ -172,7 +182,7 @@ func Start(cfg Config) (*Server, error) {
 			// Slow clients cannot hold a connection open before sending
 			// their headers, nor idle forever between requests. Bodies and
 			// answers have no overall deadline: objects may be gigabytes.
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
