@@ -10,7 +10,7 @@ STATICCHECK := $(GOBIN)/staticcheck
 MINIO       := $(GOBIN)/minio
 MINIO_VERSION       := v0.0.0-20260212201848-7aac2a2c5b7c
 STATICCHECK_VERSION := v0.8.2
-DEBIAN_TOOLS := /usr/bin/aws /usr/bin/rclone /usr/bin/s3cmd /usr/sbin/nginx /usr/bin/wrk
+DEBIAN_TOOLS := /usr/bin/aws /usr/bin/rclone /usr/bin/s3cmd /usr/sbin/nginx /usr/bin/wrk /usr/bin/chromium
 export MIRRORSTORE_TEST_MINIO := $(MINIO)
 
 .PHONY: all build test vet lint test-race test-large tools check-debian bench fmt clean
