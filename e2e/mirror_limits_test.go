@@ -40,7 +40,16 @@ func TestMirrorConcurrencyLimitSlowDown(t *testing.T) {
 	ts.mirrorBucket(t, "slots", mirrorRule(1, "", o.URL+"/", ""))
 
 	first := make(chan reply, 1)
-	go func() { first <- ts.signed(t, http.MethodGet, "/slots/stall", nil) }()
+	getReq := signedRequest(t, ts.URL(), http.MethodGet, "/slots/stall", nil)
+	go func() {
+		// No t.Fatal off the test goroutine: a failed request is
+		// reported through the reply and fails the check below.
+		a, err := ts.try(getReq)
+		if err != nil {
+			a.readErr = err
+		}
+		first <- a
+	}()
 	select {
 	case <-started:
 	case <-time.After(5 * time.Second):

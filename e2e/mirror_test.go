@@ -511,7 +511,16 @@ func TestMirrorClientPutDuringFillWins(t *testing.T) {
 	})
 	ts.mirrorBucket(t, "race", mirrorRule(1, "", o.URL+"/", ""))
 	done := make(chan reply, 1)
-	go func() { done <- ts.signed(t, http.MethodGet, "/race/slow", nil) }()
+	getReq := signedRequest(t, ts.URL(), http.MethodGet, "/race/slow", nil)
+	go func() {
+		// No t.Fatal off the test goroutine: a failed request is
+		// reported through the reply and fails the check below.
+		a, err := ts.try(getReq)
+		if err != nil {
+			a.readErr = err
+		}
+		done <- a
+	}()
 	<-started
 	if p := ts.signed(t, http.MethodPut, "/race/slow", []byte("client")); p.status != 200 {
 		t.Fatalf("PUT during the fill: %d", p.status)
