@@ -183,7 +183,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if len(errRows) != int(metric(t, m, `mirrorstore_mirror_fills_total{result="failed"}`)) {
 		t.Fatalf("%d origin error rows, want one per failed fill:\n%s", len(errRows), dom)
 	}
-	if errRows[0][1] != "bad" || !strings.Contains(errRows[0][3], "502") {
+	if errRows[0][1] != "bad" || errRows[0][2] != o.URL+"/bad" || !strings.Contains(errRows[0][3], "502") {
 		t.Errorf("origin error row: %q", errRows[0][1:])
 	}
 }

@@ -133,16 +133,20 @@ func (f *fill) work(ctx context.Context) Result {
 		resp.Body.Close()
 	}
 	f.publish(Info{}, err)
+	if url == "" && len(f.spec.URLs) > 0 {
+		// Every failure but SlowDown comes from the last origin asked.
+		url = f.spec.URLs[len(f.spec.URLs)-1]
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return ResultOrigin404
 	case errors.Is(err, origin.ErrRefusedAddress):
-		f.m.log.Warn("mirror origin refused: internal address", "bucket", f.key.bucket, "key", f.key.key, "err", err)
+		f.m.log.Warn("mirror origin refused: internal address", "bucket", f.key.bucket, "key", f.key.key, "url", url, "err", err)
 		return ResultRefused
 	}
 	var fe *FailedError
 	if errors.As(err, &fe) {
-		f.m.log.Info("mirror fill failed", "bucket", f.key.bucket, "key", f.key.key, "err", err)
+		f.m.log.Info("mirror fill failed", "bucket", f.key.bucket, "key", f.key.key, "url", url, "err", err)
 	}
 	return ResultFailed
 }
