@@ -22,46 +22,64 @@ type migOptions struct {
 	runs        int
 }
 
-// migCase is one folder to copy: count files of size bytes each.
+// migCase is one origin to copy: count objects of size bytes each.
 type migCase struct {
 	name        string
 	count, size int
 }
 
-// migrateSuite copies the same folder into a fresh bucket of one
-// mirrorstore server with `mirrorstore migrate` and with `rclone copy`,
-// both at the same concurrency and part size, and prints objects/s and
-// MB/s with the ratio. Each run starts a server on a fresh data folder and
-// the two tools take turns at going first; the median of the runs counts.
+// migrateSuite serves a set of objects from a local nginx origin and copies
+// them into a fresh bucket of one mirrorstore server with `mirrorstore
+// migrate` (HTTP source with a key list) and with `rclone copy` (its http
+// backend, given the same key list with --files-from), both at the same
+// concurrency and part size, and prints objects/s and MB/s with the ratio.
+// Each run starts a server on a fresh data folder and the two tools take
+// turns at going first; the median of the runs counts.
 func migrateSuite(work string, opt migOptions) error {
 	rclone, err := exec.LookPath("rclone")
 	if err != nil {
 		return fmt.Errorf("the migrate suite compares with rclone: %w", err)
 	}
-	cases := []migCase{{"many small", 2000, 16 << 10}, {"few large", 12, 48 << 20}}
-	fmt.Printf("# migrate suite: folder → bucket, %d objects in flight, 16 MiB parts, %d runs, %s, %d cores\n\n",
+	cases := []migCase{{"many small", 10000, 4 << 10}, {"few large", 20, 64 << 20}}
+	root := filepath.Join(work, "origin")
+	for ci, c := range cases {
+		if err := writeFolder(filepath.Join(root, fmt.Sprintf("c%d", ci)), c); err != nil {
+			return err
+		}
+	}
+	ngWork := filepath.Join(work, "nginx")
+	if err := os.MkdirAll(ngWork, 0o755); err != nil {
+		return err
+	}
+	ng, err := startOrigin(ngWork, root)
+	if err != nil {
+		return err
+	}
+	defer ng.stop()
+	fmt.Printf("# migrate suite: nginx origin → bucket, %d objects in flight, 16 MiB parts, %d runs, %s, %d cores\n\n",
 		opt.concurrency, opt.runs, runtime.Version(), runtime.NumCPU())
-	fmt.Println("| folder | tool | objects/s | MB/s | mirrorstore ÷ tool |")
+	fmt.Println("| objects | tool | objects/s | MB/s | mirrorstore ÷ tool |")
 	fmt.Println("|---|---|---|---|---|")
 	for ci, c := range cases {
-		dir := filepath.Join(work, fmt.Sprintf("src-%d", ci))
-		if err := writeFolder(dir, c); err != nil {
+		src := migSource{url: fmt.Sprintf("%s/c%d/", ng.base, ci), keys: filepath.Join(work, fmt.Sprintf("keys-%d.txt", ci))}
+		if err := writeKeys(src.keys, c); err != nil {
 			return err
 		}
 		secs := map[string][]float64{}
 		for run := range opt.runs {
-			ms, err := startMirrorstore(filepath.Join(work, fmt.Sprintf("run-%d-%d", ci, run)))
+			rw := filepath.Join(work, fmt.Sprintf("run-%d-%d", ci, run))
+			ms, err := startMirrorstore(rw)
 			if err != nil {
 				return err
 			}
 			endpoint := strings.TrimSuffix(ms.base, "/"+benchBucket)
-			bin := filepath.Join(work, fmt.Sprintf("run-%d-%d", ci, run), "mirrorstore")
+			bin := filepath.Join(rw, "mirrorstore")
 			tools := []string{"mirrorstore migrate", "rclone copy"}
 			if run%2 == 1 {
 				tools[0], tools[1] = tools[1], tools[0]
 			}
 			for _, tool := range tools {
-				d, err := timeMigrate(tool, bin, rclone, endpoint, dir, c, opt.concurrency)
+				d, err := timeMigrate(tool, bin, rclone, endpoint, src, c, opt.concurrency)
 				if err != nil {
 					ms.stop()
 					return fmt.Errorf("%s, %s: %w", c.name, tool, err)
@@ -69,22 +87,88 @@ func migrateSuite(work string, opt migOptions) error {
 				secs[tool] = append(secs[tool], d.Seconds())
 			}
 			ms.stop()
-			os.RemoveAll(filepath.Join(work, fmt.Sprintf("run-%d-%d", ci, run)))
+			os.RemoveAll(rw)
 		}
 		ours := median(secs["mirrorstore migrate"])
 		for _, tool := range []string{"mirrorstore migrate", "rclone copy"} {
 			s := median(secs[tool])
-			fmt.Printf("| %d × %d KiB | %s | %.1f | %.1f | %.2f× |\n", c.count, c.size>>10, tool,
+			fmt.Printf("| %d × %s | %s | %.1f | %.1f | %.2f× |\n", c.count, sizeName(c.size), tool,
 				float64(c.count)/s, float64(c.count)*float64(c.size)/s/1e6, s/ours)
 		}
 	}
 	return nil
 }
 
+// startOrigin serves dir with nginx as startNginx does, with directory
+// listings on: rclone's http backend lists the origin even with
+// --files-from.
+func startOrigin(work, dir string) (*peer, error) {
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		nginx = "/usr/sbin/nginx"
+	}
+	addr := freeAddr()
+	conf := filepath.Join(work, "nginx.conf")
+	cfg := fmt.Sprintf(`daemon off;
+worker_processes auto;
+pid %[1]s/nginx.pid;
+error_log %[1]s/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  client_body_temp_path %[1]s/nginx-body;
+  proxy_temp_path %[1]s/nginx-proxy;
+  fastcgi_temp_path %[1]s/nginx-fastcgi;
+  uwsgi_temp_path %[1]s/nginx-uwsgi;
+  scgi_temp_path %[1]s/nginx-scgi;
+  server {
+    listen %[2]s;
+    location / { root %[3]s; autoindex on; }
+  }
+}
+`, work, addr, dir)
+	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(nginx, "-c", conf, "-p", work)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start nginx: %w", err)
+	}
+	p := &peer{name: "nginx", base: "http://" + addr, stop: func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}}
+	if err := waitHTTP("http://"+addr+"/", 10*time.Second); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// migSource is the HTTP origin of one case: its base URL and key list.
+type migSource struct {
+	url, keys string
+}
+
+func sizeName(n int) string {
+	if n >= 1<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+func migKey(i int) string {
+	return fmt.Sprintf("d%02d/f%05d.bin", i%20, i)
+}
+
 func writeFolder(dir string, c migCase) error {
 	b := make([]byte, c.size)
 	for i := range c.count {
-		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%20), fmt.Sprintf("f%05d.bin", i))
+		p := filepath.Join(dir, filepath.FromSlash(migKey(i)))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
@@ -96,9 +180,18 @@ func writeFolder(dir string, c migCase) error {
 	return nil
 }
 
-// timeMigrate creates a bucket for tool, copies dir into it and checks the
-// count of objects.
-func timeMigrate(tool, bin, rclone, endpoint, dir string, c migCase, conc int) (time.Duration, error) {
+func writeKeys(path string, c migCase) error {
+	var b strings.Builder
+	for i := range c.count {
+		b.WriteString(migKey(i))
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// timeMigrate creates a bucket for tool, copies the origin into it and
+// checks the count of objects.
+func timeMigrate(tool, bin, rclone, endpoint string, src migSource, c migCase, conc int) (time.Duration, error) {
 	bucket := strings.Fields(tool)[0]
 	client := benchClient(endpoint)
 	ctx := context.Background()
@@ -108,10 +201,12 @@ func timeMigrate(tool, bin, rclone, endpoint, dir string, c migCase, conc int) (
 	var cmd *exec.Cmd
 	if strings.HasPrefix(tool, "mirrorstore") {
 		cmd = exec.Command(bin, "migrate", "--endpoint", endpoint, "--bucket", bucket,
-			"--concurrency", fmt.Sprint(conc), "--part-size", "16MiB", dir)
+			"--concurrency", fmt.Sprint(conc), "--part-size", "16MiB",
+			"--allow-private", "--keys", src.keys, src.url)
 		cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+benchAccessKey, "MIRRORSTORE_SECRET_KEY="+benchSecretKey)
 	} else {
-		cmd = exec.Command(rclone, "copy", dir, ":s3:"+bucket,
+		cmd = exec.Command(rclone, "copy", ":http:", ":s3:"+bucket,
+			"--http-url", src.url, "--files-from", src.keys,
 			"--s3-provider", "Other", "--s3-endpoint", endpoint, "--s3-region", "us-east-1", "--s3-force-path-style",
 			"--s3-access-key-id", benchAccessKey, "--s3-secret-access-key", benchSecretKey,
 			"--transfers", fmt.Sprint(conc), "--checkers", fmt.Sprint(conc),
