@@ -13,10 +13,16 @@
 //
 //	go run ./bench -suite read -duration 10s
 //
-// The migrate suite copies one folder into a bucket with `mirrorstore
-// migrate` and with `rclone copy`.
+// The migrate suite copies 10,000 × 4 KiB and 20 × 64 MiB objects from a
+// local nginx origin into a bucket with `mirrorstore migrate` and with
+// `rclone copy`.
 //
 //	go run ./bench -suite migrate
+//
+// The mirror suite measures cold mirror fills from an nginx origin against
+// direct GETs of the same files.
+//
+//	go run ./bench -suite mirror
 package main
 
 import (
@@ -41,7 +47,7 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "read", "which suite to run: read, multipart, migrate")
+	suite := flag.String("suite", "read", "which suite to run: read, multipart, migrate, mirror")
 	duration := flag.Duration("duration", 10*time.Second, "how long each wrk run lasts")
 	threads := flag.Int("threads", 2, "wrk threads")
 	conns := flag.Int("conns", 32, "wrk connections for small objects")
