@@ -126,7 +126,7 @@ func readSuite(work string, opt wrkOptions) error {
 	if err := seedPublicBucket(strings.TrimSuffix(ms.base, "/"+benchBucket), contents); err != nil {
 		return err
 	}
-	ngx, err := startNginx(work, dir)
+	ngx, err := startNginx(work, dir, nginxOptions{})
 	if err != nil {
 		return err
 	}

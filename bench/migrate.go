@@ -51,7 +51,7 @@ func migrateSuite(work string, opt migOptions) error {
 	if err := os.MkdirAll(ngWork, 0o755); err != nil {
 		return err
 	}
-	ng, err := startOrigin(ngWork, root)
+	ng, err := startNginx(ngWork, root, nginxOptions{autoindex: true})
 	if err != nil {
 		return err
 	}
@@ -97,56 +97,6 @@ func migrateSuite(work string, opt migOptions) error {
 		}
 	}
 	return nil
-}
-
-// startOrigin serves dir with nginx as startNginx does, with directory
-// listings on: rclone's http backend lists the origin even with
-// --files-from.
-func startOrigin(work, dir string) (*peer, error) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		nginx = "/usr/sbin/nginx"
-	}
-	addr := freeAddr()
-	conf := filepath.Join(work, "nginx.conf")
-	cfg := fmt.Sprintf(`daemon off;
-worker_processes auto;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  client_body_temp_path %[1]s/nginx-body;
-  proxy_temp_path %[1]s/nginx-proxy;
-  fastcgi_temp_path %[1]s/nginx-fastcgi;
-  uwsgi_temp_path %[1]s/nginx-uwsgi;
-  scgi_temp_path %[1]s/nginx-scgi;
-  server {
-    listen %[2]s;
-    location / { root %[3]s; autoindex on; }
-  }
-}
-`, work, addr, dir)
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(nginx, "-c", conf, "-p", work)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start nginx: %w", err)
-	}
-	p := &peer{name: "nginx", base: "http://" + addr, stop: func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}}
-	if err := waitHTTP("http://"+addr+"/", 10*time.Second); err != nil {
-		p.stop()
-		return nil, err
-	}
-	return p, nil
 }
 
 // migSource is the HTTP origin of one case: its base URL and key list.

@@ -77,83 +77,6 @@ func startMirrorProc(work string) (*mirrorProc, error) {
 	return p, nil
 }
 
-// originNginx is Debian's nginx serving dir, with an access log of request
-// paths (to count origin requests) and /small/ answering any key with the
-// same 1 KiB body from memory.
-type originNginx struct {
-	base      string
-	accessLog string
-	stop      func()
-}
-
-func startOriginNginx(work, dir string) (*originNginx, error) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		nginx = "/usr/sbin/nginx"
-	}
-	addr := freeAddr()
-	conf := filepath.Join(work, "nginx-origin.conf")
-	logPath := filepath.Join(work, "nginx-access.log")
-	cfg := fmt.Sprintf(`daemon off;
-worker_processes auto;
-pid %[1]s/nginx-origin.pid;
-error_log %[1]s/nginx-origin-error.log;
-events { worker_connections 1024; }
-http {
-  log_format paths '$uri $status';
-  access_log %[4]s paths;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  client_body_temp_path %[1]s/nginx-body;
-  proxy_temp_path %[1]s/nginx-proxy;
-  fastcgi_temp_path %[1]s/nginx-fastcgi;
-  uwsgi_temp_path %[1]s/nginx-uwsgi;
-  scgi_temp_path %[1]s/nginx-scgi;
-  server {
-    listen %[2]s;
-    location / { root %[3]s; }
-    location /small/ { default_type application/octet-stream; return 200 "%[5]s"; }
-  }
-}
-`, work, addr, dir, logPath, strings.Repeat("m", smallSize))
-	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(nginx, "-c", conf, "-p", work)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start nginx: %w", err)
-	}
-	n := &originNginx{base: "http://" + addr, accessLog: logPath, stop: func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}}
-	if err := waitHTTP(n.base+"/", 10*time.Second); err != nil {
-		n.stop()
-		return nil, err
-	}
-	return n, nil
-}
-
-// requests counts the access-log lines for path (nginx writes each line
-// when its request ends).
-func (n *originNginx) requests(path string) (int, error) {
-	f, err := os.Open(n.accessLog)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	count := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if p, _, _ := strings.Cut(sc.Text(), " "); p == path {
-			count++
-		}
-	}
-	return count, sc.Err()
-}
-
 // signedDo sends a request signed with the bench credential.
 func signedDo(method, url string, body []byte) (int, []byte, error) {
 	r, err := http.NewRequest(method, url, bytes.NewReader(body))
@@ -337,7 +260,13 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 		}
 	}
 
-	ngx, err := startOriginNginx(work, dir)
+	// An access log counts origin requests; /small/ answers any key with
+	// the same 1 KiB body from memory.
+	ngx, err := startNginx(work, dir, nginxOptions{
+		name:      "nginx-origin",
+		accessLog: true,
+		locations: fmt.Sprintf(`location /small/ { default_type application/octet-stream; return 200 "%s"; }`, strings.Repeat("m", smallSize)),
+	})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -17,7 +19,9 @@ type peer struct {
 	name string
 	// base is the URL prefix; a file named f is at base + "/" + f.
 	base string
-	stop func()
+	// accessLog is the nginx access log, when one was asked for.
+	accessLog string
+	stop      func()
 }
 
 const (
@@ -80,21 +84,47 @@ func startMirrorstore(work string) (*peer, error) {
 	return p, nil
 }
 
+// nginxOptions vary the one nginx configuration the suites share.
+type nginxOptions struct {
+	// name prefixes the files nginx keeps under work, so several can run
+	// at once; empty means "nginx".
+	name string
+	// accessLog logs "$uri $status" per request, to count origin requests.
+	accessLog bool
+	// autoindex turns directory listings on (rclone's http backend lists
+	// an origin even with --files-from).
+	autoindex bool
+	// locations are further location blocks of the server.
+	locations string
+}
+
 // startNginx serves dir with Debian's nginx and a minimal tuned config.
-func startNginx(work, dir string) (*peer, error) {
+func startNginx(work, dir string, o nginxOptions) (*peer, error) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
 		nginx = "/usr/sbin/nginx"
 	}
+	if o.name == "" {
+		o.name = "nginx"
+	}
 	addr := freeAddr()
-	conf := filepath.Join(work, "nginx.conf")
+	conf := filepath.Join(work, o.name+".conf")
+	accessLog, logPath := "access_log off;", ""
+	if o.accessLog {
+		logPath = filepath.Join(work, o.name+"-access.log")
+		accessLog = "log_format paths '$uri $status';\n  access_log " + logPath + " paths;"
+	}
+	autoindex := ""
+	if o.autoindex {
+		autoindex = " autoindex on;"
+	}
 	cfg := fmt.Sprintf(`daemon off;
 worker_processes auto;
-pid %[1]s/nginx.pid;
-error_log %[1]s/nginx-error.log;
+pid %[1]s/%[4]s.pid;
+error_log %[1]s/%[4]s-error.log;
 events { worker_connections 1024; }
 http {
-  access_log off;
+  %[5]s
   sendfile on;
   tcp_nopush on;
   keepalive_requests 100000;
@@ -105,10 +135,11 @@ http {
   scgi_temp_path %[1]s/nginx-scgi;
   server {
     listen %[2]s;
-    location / { root %[3]s; }
+    location / { root %[3]s;%[6]s }
+    %[7]s
   }
 }
-`, work, addr, dir)
+`, work, addr, dir, o.name, accessLog, autoindex, o.locations)
 	if err := os.WriteFile(conf, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
@@ -117,7 +148,7 @@ http {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start nginx: %w", err)
 	}
-	p := &peer{name: "nginx", base: "http://" + addr, stop: func() {
+	p := &peer{name: "nginx", base: "http://" + addr, accessLog: logPath, stop: func() {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	}}
@@ -126,6 +157,24 @@ http {
 		return nil, err
 	}
 	return p, nil
+}
+
+// requests counts the access-log lines for path (nginx writes each line
+// when its request ends); the peer must have been started with accessLog.
+func (p *peer) requests(path string) (int, error) {
+	f, err := os.Open(p.accessLog)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	count := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if q, _, _ := strings.Cut(sc.Text(), " "); q == path {
+			count++
+		}
+	}
+	return count, sc.Err()
 }
 
 // startFileServer serves dir with net/http's own http.FileServer: the
