@@ -234,9 +234,9 @@ func parseCopySourceRange(v string) (store.Range, error) {
 	if !ok {
 		return store.Range{}, bad
 	}
-	first, err1 := strconv.ParseInt(a, 10, 64)
-	last, err2 := strconv.ParseInt(b, 10, 64)
-	if err1 != nil || err2 != nil || first < 0 || last < first {
+	first, ok1 := parseOffset(a)
+	last, ok2 := parseOffset(b)
+	if !ok1 || !ok2 || last < first {
 		return store.Range{}, bad
 	}
 	return store.Range{First: first, Last: last}, nil

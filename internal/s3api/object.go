@@ -227,8 +227,8 @@ func parseRange(v string) (rg store.Range, ok bool, err error) {
 		return rg, false, nil
 	}
 	if first == "" {
-		n, err := strconv.ParseInt(last, 10, 64)
-		if err != nil || n < 0 {
+		n, ok := parseOffset(last)
+		if !ok {
 			return rg, false, nil
 		}
 		if n == 0 {
@@ -237,17 +237,33 @@ func parseRange(v string) (rg store.Range, ok bool, err error) {
 		}
 		return store.Range{Suffix: n}, true, nil
 	}
-	f, err := strconv.ParseInt(first, 10, 64)
-	if err != nil || f < 0 {
+	f, ok := parseOffset(first)
+	if !ok {
 		return rg, false, nil
 	}
 	l := int64(-1)
 	if last != "" {
-		if l, err = strconv.ParseInt(last, 10, 64); err != nil || l < f {
+		if l, ok = parseOffset(last); !ok || l < f {
 			return rg, false, nil
 		}
 	}
 	return store.Range{First: f, Last: l}, true, nil
+}
+
+// parseOffset parses a byte offset as RFC 9110 writes it: decimal digits
+// only. strconv.ParseInt alone would also take a sign, so "bytes=+0-9" or
+// "bytes=-+5" would pass for ranges no S3 client sends.
+func parseOffset(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // override is one response-* query parameter turned into a header.
