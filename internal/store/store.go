@@ -294,3 +294,23 @@ type Backend interface {
 	// Close releases everything the backend holds.
 	Close() error
 }
+
+// FileAdopter is implemented by backends that can take a finished file as an
+// object's bytes without copying them (the embedded engine renames it into
+// place). A mirror fill uses it to commit its staging file.
+type FileAdopter interface {
+	// AdoptDir is the folder a caller creates adoptable files in: it is on
+	// the backend's own filesystem, and the backend may empty it of
+	// leftovers when it opens.
+	AdoptDir() string
+	// AdoptFile commits the file at path, which MUST be in AdoptDir, no longer
+	// written and already fsynced by the caller, as key's bytes. size
+	// and md5 are the file's length and MD5 as the caller computed them
+	// while writing it (the backend does not read the file again); they
+	// become the object's size and ETag. opts.Size and opts.ContentMD5 are
+	// not used; opts.Conditions are checked under the key's lock at commit
+	// time, as in PutObject. On success the file belongs to the backend and
+	// path no longer names it; descriptors already open on it stay
+	// readable. On error the caller still owns whatever remains at path.
+	AdoptFile(ctx context.Context, bucket, key, path string, size int64, md5 []byte, opts PutOptions) (ObjectInfo, error)
+}
