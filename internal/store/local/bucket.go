@@ -139,9 +139,13 @@ func (e *Engine) DeleteBucket(ctx context.Context, bucket string) error {
 	if err := b.Delete(bucketKey(bucket), nil); err != nil {
 		return fmt.Errorf("delete bucket %s: %w", bucket, err)
 	}
+	if err := b.Delete(usageKey(bucket), nil); err != nil {
+		return fmt.Errorf("delete bucket %s: %w", bucket, err)
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("delete bucket %s: %w", bucket, err)
 	}
+	e.forgetUsage(bucket)
 	return nil
 }
 

@@ -65,6 +65,8 @@ type Engine struct {
 	// between the two.
 	keyLocks [lockStripes]sync.RWMutex
 	seed     maphash.Seed
+	// usage is every bucket's object and byte counts (usage.go).
+	usage usageBook
 
 	// listSteps counts iterator positions visited by listings, so tests can
 	// check that delimiter listings seek past common prefixes.
@@ -112,6 +114,10 @@ func OpenWith(dir string, opts Options) (*Engine, error) {
 	if err := e.removeOrphans(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: removing orphan data files: %w", dir, err)
+	}
+	if err := e.loadUsage(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", dir, err)
 	}
 	return e, nil
 }

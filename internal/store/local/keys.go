@@ -13,7 +13,9 @@ import "encoding/binary"
 //	o\x00<bucket>\x00<key>             object record
 //	u\x00<bucket>\x00<key>\x00<upload> multipart upload record
 //	p\x00<upload><part uint32 BE>      part record
+//	n\x00<bucket>                      per-bucket usage (usage.go)
 //	r\x00ready                         Ready's probe write
+//	r\x00usage                         usage records are kept (usage.go)
 //
 // Upload ids are fixed-width (uploadIDLen hex chars, time first), so an
 // upload key parses from its end and a key's uploads sort by initiation.

@@ -240,7 +240,7 @@ func (e *Engine) commitLocked(ctx context.Context, bucket, key string, rec *obje
 			return nil, err
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := e.commitUsage(b, bucket, usageDelta(&cur, exists, rec.size)); err != nil {
 		return nil, err
 	}
 	return cur.files(), nil
@@ -381,7 +381,12 @@ func (e *Engine) deleteLocked(bucket, key string) ([]fileID, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	if err := e.db.Delete(objectKey(bucket, key), pebble.Sync); err != nil {
+	b := e.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(objectKey(bucket, key), nil); err != nil {
+		return nil, err
+	}
+	if err := e.commitUsage(b, bucket, usage{-1, -rec.size}); err != nil {
 		return nil, err
 	}
 	return rec.files(), nil
