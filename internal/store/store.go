@@ -295,6 +295,15 @@ type Backend interface {
 	Close() error
 }
 
+// Usage is implemented by backends that keep each bucket's object and byte
+// counts exactly, so reading them is cheap (no listing). BucketUsage
+// returns them as of the last committed write, ErrNoSuchBucket when the
+// bucket does not exist. The counts MUST move in the same commit as the
+// write that changes them, so they survive a restart and a crash.
+type Usage interface {
+	BucketUsage(ctx context.Context, bucket string) (objects, bytes int64, err error)
+}
+
 // FileAdopter is implemented by backends that can take a finished file as an
 // object's bytes without copying them (the embedded engine renames it into
 // place). A mirror fill uses it to commit its staging file.

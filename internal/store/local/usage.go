@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"mirrorstore/internal/store"
 )
 
 // Per-bucket usage: the number of objects and their bytes, kept exact and
@@ -183,7 +185,7 @@ func (e *Engine) countUsage() error {
 	return b.Commit(pebble.Sync)
 }
 
-// BucketUsage returns the bucket's objects and their bytes,
+// BucketUsage implements store.Usage: the bucket's objects and their bytes,
 // exact as of the last committed write, from one metadata read.
 func (e *Engine) BucketUsage(ctx context.Context, bucket string) (objects, bytes int64, err error) {
 	leave, err := e.enter()
@@ -207,3 +209,5 @@ func (e *Engine) BucketUsage(ctx context.Context, bucket string) (objects, bytes
 	}
 	return u.objects, u.bytes, nil
 }
+
+var _ store.Usage = (*Engine)(nil)
