@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.8.2
 DEBIAN_TOOLS := /usr/bin/aws /usr/bin/rclone /usr/bin/s3cmd /usr/sbin/nginx /usr/bin/wrk /usr/bin/chromium
 export MIRRORSTORE_TEST_MINIO := $(MINIO)
 
-.PHONY: all build test vet lint test-race test-large tools check-debian bench fmt clean
+.PHONY: all build test vet lint test-race test-large tools check-debian bench fmt clean crash-long
 
 all: build
 
@@ -34,6 +34,11 @@ test-race:
 
 test-large:
 	$(GO) test -tags large -run Large -count=1 -timeout 15m ./...
+
+# The long crash loop: 1,000 SIGKILL cycles under the mixed workload
+# (about 40 minutes on two cores); it prints its counts.
+crash-long:
+	MIRRORSTORE_CRASH_ROUNDS=1000 $(GO) test -count=1 -v -timeout 3h -run TestKillDuringWrites ./e2e/crash/
 
 tools: $(STATICCHECK) $(MINIO)
 

@@ -1,13 +1,17 @@
-// Package crash kills the real server binary with SIGKILL while it takes
-// writes, restarts it, and checks the durability promises of SPEC §4: every
-// write acknowledged with 200 is there with its exact bytes, no object is
-// ever partial, and no orphan data file survives a start.
+// Package crash kills the real server binary with SIGKILL while it takes a
+// mixed workload (PUT, overwrite, DELETE, CopyObject, multipart Complete and
+// mirror fills from a local origin), restarts it, and checks the durability
+// promises of SPEC §4 and §7 against a log of acknowledged operations:
+// every acknowledged write is there with its exact bytes, every
+// acknowledged delete is gone, no object is ever partial, every listing
+// entry reads back whole, and no orphan data file survives a start.
 package crash
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,17 +19,21 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -46,21 +54,38 @@ func envInt(name string, def int) int {
 	return def
 }
 
-// content returns the deterministic body of a key: its size and bytes derive
-// from the key alone, so a check needs no record of what was sent. Sizes stay
-// above any inlining threshold so that every object owns one data file. Keys
-// under "mp/" are multipart objects: see partSizes.
-func content(key string) []byte {
-	if isMultipart(key) {
+// A blob is one body the workload can store, named by how it was made, so
+// its bytes can be rebuilt for any check without keeping them: a PUT of
+// (key, gen), a multipart upload of (key, gen), or the origin's body for
+// key. A copy stores its source's blob under another key.
+type blob struct {
+	kind byte // 'p' PUT, 'm' multipart, 'f' mirror fill
+	key  string
+	gen  int
+}
+
+// seed is the name every generator of the blob derives from.
+func (b blob) seed() string { return fmt.Sprintf("%c:%s#%d", b.kind, b.key, b.gen) }
+
+// smallSize is the size of a PUT or origin body: 64..319 KiB, above any
+// inlining threshold, so every such object owns one data file.
+func smallSize(seed string) int {
+	sum := sha256.Sum256([]byte(seed))
+	return 64<<10 + int(sum[0])<<10
+}
+
+func (b blob) content() []byte {
+	if b.kind == 'm' {
 		var out []byte
-		for i := range partSizes(key) {
-			out = append(out, partContent(key, i)...)
+		for i := range partSizes(b.key) {
+			out = append(out, partContent(b, i)...)
 		}
 		return out
 	}
-	sum := sha256.Sum256([]byte(key))
-	size := 64<<10 + int(sum[0])<<10 // 64..319 KiB
-	out := make([]byte, 0, size)
+	seed := b.seed()
+	size := smallSize(seed)
+	sum := sha256.Sum256([]byte(seed))
+	out := make([]byte, 0, size+len(sum))
 	for len(out) < size {
 		sum = sha256.Sum256(sum[:])
 		out = append(out, sum[:]...)
@@ -68,43 +93,116 @@ func content(key string) []byte {
 	return out[:size]
 }
 
-// size is len(content(key)) without building it.
-func size(key string) int64 {
-	if !isMultipart(key) {
-		sum := sha256.Sum256([]byte(key))
-		return int64(64<<10 + int(sum[0])<<10)
+var digests sync.Map // blob → [32]byte
+
+// digest is the SHA-256 of the blob's content, computed once: a check
+// compares digests rather than rebuilding bodies of 10 MiB every round.
+func (b blob) digest() [32]byte {
+	if d, ok := digests.Load(b); ok {
+		return d.([32]byte)
+	}
+	d := sha256.Sum256(b.content())
+	digests.Store(b, d)
+	return d
+}
+
+func (b blob) size() int64 {
+	if b.kind != 'm' {
+		return int64(smallSize(b.seed()))
 	}
 	var n int64
-	for _, p := range partSizes(key) {
+	for _, p := range partSizes(b.key) {
 		n += int64(p)
 	}
 	return n
 }
 
-func isMultipart(key string) bool { return strings.HasPrefix(key, "mp/") }
-
 // partSizes are the parts of a multipart key: two of the 5 MiB minimum and
-// a small last one, so every completed object spans three data files.
+// a small last one, so every completed upload spans three data files.
 func partSizes(key string) []int {
 	sum := sha256.Sum256([]byte(key))
 	return []int{5 << 20, 5 << 20, 1<<10 + int(sum[1])<<8}
 }
 
-// partContent is part i (from 0) of a multipart key, drawn from a
-// generator seeded by the key and the part number.
-func partContent(key string, i int) []byte {
-	seed := sha256.Sum256([]byte(fmt.Sprintf("%s#%d", key, i)))
-	out := make([]byte, partSizes(key)[i])
+// partContent is part i (from 0) of a multipart blob, drawn from a
+// generator seeded by the blob and the part number.
+func partContent(b blob, i int) []byte {
+	seed := sha256.Sum256([]byte(fmt.Sprintf("%s/part%d", b.seed(), i)))
+	out := make([]byte, partSizes(b.key)[i])
 	_, _ = rand.NewChaCha8(seed).Read(out)
 	return out
 }
 
-// dataFilesOf is how many data files a completed object owns.
-func dataFilesOf(key string) int {
-	if isMultipart(key) {
-		return len(partSizes(key))
+// A state is what a key holds: nothing, or a blob in some data files (a
+// completed upload owns one per part; a PUT, copy or fill owns one).
+type state struct {
+	present bool
+	blob    blob
+	files   int
+}
+
+var absent = state{}
+
+func (s state) String() string {
+	if !s.present {
+		return "absent"
 	}
-	return 1
+	return fmt.Sprintf("%s (%d bytes)", s.blob.seed(), s.blob.size())
+}
+
+// model is the log of acknowledged operations, reduced to what each key may
+// hold. A key has one allowed state after an acknowledged operation, and
+// two (the old and the new) while an operation is unacknowledged: one that
+// was in flight at the kill may or may not have happened. Each key belongs
+// to one worker, so at most one operation on it is in flight.
+type model struct {
+	mu      sync.Mutex
+	allowed map[string][]state
+	touched map[string]bool // keys operated on since the last check
+	gens    map[string]int
+	acks    map[string]int // acknowledged operations by kind
+	checks  map[string]int // checks passed by kind
+}
+
+func newModel() *model {
+	return &model{allowed: map[string][]state{}, touched: map[string]bool{}, gens: map[string]int{}, acks: map[string]int{}, checks: map[string]int{}}
+}
+
+// current is the key's single known state (absent for a new key).
+func (m *model) current(key string) state {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if a := m.allowed[key]; len(a) > 0 {
+		return a[len(a)-1]
+	}
+	return absent
+}
+
+func (m *model) nextGen(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gens[key]++
+	return m.gens[key]
+}
+
+// begin records an operation about to be sent that would leave key in s.
+func (m *model) begin(key string, s state) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.allowed[key]
+	if !ok {
+		old = []state{absent}
+	}
+	m.allowed[key] = append(slices.Clone(old[len(old)-1:]), s)
+	m.touched[key] = true
+}
+
+// ack records that the operation begun on key was acknowledged.
+func (m *model) ack(key, kind string, s state) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.allowed[key] = []state{s}
+	m.acks[kind]++
 }
 
 type server struct {
@@ -116,7 +214,8 @@ type server struct {
 func (s *server) start(t *testing.T) {
 	t.Helper()
 	s.log = &bytes.Buffer{}
-	s.cmd = exec.Command(s.bin, "server", "--addr", s.addr, "--data", s.data)
+	// The origin is on loopback: the private-address guard would refuse it.
+	s.cmd = exec.Command(s.bin, "server", "--addr", s.addr, "--data", s.data, "--mirror-allow-private")
 	s.cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+accessKey, "MIRRORSTORE_SECRET_KEY="+secretKey)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -172,109 +271,302 @@ func newClient(addr string) *s3.Client {
 	})
 }
 
-// TestKillDuringWrites mixes PUTs with multipart uploads (two 5 MiB parts
-// and a small last one, then Complete) while the server is killed: every
-// acknowledged PUT and Complete must be there whole, parts of uploads left
-// in progress stay listed, and no data file is left without an owner. One
-// server binary and one series of kills serve both kinds of write, which
-// keeps the 20 default rounds near a minute under -race.
-func TestKillDuringWrites(t *testing.T) {
-	killDuring(t, 4, 2, 20, 300)
+// startOrigin serves, for every path, the body of the fill blob of the key
+// it names, with its length.
+func startOrigin(t *testing.T) *httptest.Server {
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := blob{kind: 'f', key: strings.TrimPrefix(r.URL.Path, "/")}.content()
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(o.Close)
+	return o
 }
 
-// killDuring runs rounds of putters PUT workers and uploaders multipart
+// putMirrorRule gives the bucket a Mirror rule for keys under m/ with a
+// raw signed PUT ?website (the SDK's types have no Mirror fields).
+func putMirrorRule(t *testing.T, addr, originURL string) {
+	doc := []byte(`<WebsiteConfiguration><RoutingRules><RoutingRule><RuleNumber>1</RuleNumber>` +
+		`<Condition><KeyPrefixEquals>m/</KeyPrefixEquals><HttpErrorCodeReturnedEquals>404</HttpErrorCodeReturnedEquals></Condition>` +
+		`<Redirect><RedirectType>Mirror</RedirectType><MirrorURL>` + originURL + `/</MirrorURL></Redirect>` +
+		`</RoutingRule></RoutingRules></WebsiteConfiguration>`)
+	r, err := http.NewRequest(http.MethodPut, "http://"+addr+"/"+bucket+"?website", bytes.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(doc)
+	hash := hex.EncodeToString(sum[:])
+	r.Header.Set("X-Amz-Content-Sha256", hash)
+	creds := aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, hash, "s3", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT ?website: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestKillDuringWrites runs the mixed workload and kills the server at a
+// random moment of every round. Each round waits for one multipart upload
+// and one fill to be acknowledged before the kill, so every round checks
+// both, while others are cut short. The 20 default rounds take about a
+// minute under -race; MIRRORSTORE_CRASH_ROUNDS=1000 (make crash-long) is
+// the long form.
+func TestKillDuringWrites(t *testing.T) {
+	killDuring(t, 4, 2, 1, 20, 300)
+}
+
+type worker struct {
+	name string
+	own  []string // keys this worker made; only it operates on them
+	n    int
+}
+
+// newKey names a fresh key of the worker in this round.
+func (w *worker) newKey(round int) string {
+	w.n++
+	key := fmt.Sprintf("%sr%04d/%05d", w.name, round, w.n)
+	w.own = append(w.own, key)
+	return key
+}
+
+func (w *worker) pick() string { return w.own[rand.IntN(len(w.own))] }
+
+// killDuring runs rounds of putters mixed workers (PUT, overwrite, DELETE,
+// CopyObject), uploaders multipart workers and fillers mirror-fill
 // workers, kills the server after a random pause of minMs to minMs+spanMs
 // milliseconds, restarts it and verifies.
-func killDuring(t *testing.T, putters, uploaders, minMs, spanMs int) {
+func killDuring(t *testing.T, putters, uploaders, fillers, minMs, spanMs int) {
 	rounds := rounds
 	if testing.Short() {
 		t.Log("short mode: 3 rounds")
 		rounds = 3
 	}
+	origin := startOrigin(t)
 	s := &server{bin: buildServer(t), data: t.TempDir(), addr: freeAddr(t)}
 	s.start(t)
 	ctx := context.Background()
 	if _, err := newClient(s.addr).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
+	putMirrorRule(t, s.addr, origin.URL)
 
-	acked := map[string]bool{}
-	attempted := map[string]bool{}
+	m := newModel()
+	var workers []*worker
+	for i := 0; i < putters; i++ {
+		workers = append(workers, &worker{name: fmt.Sprintf("w%d/", i)})
+	}
+	for i := 0; i < uploaders; i++ {
+		workers = append(workers, &worker{name: fmt.Sprintf("mp/w%d/", i)})
+	}
+	for i := 0; i < fillers; i++ {
+		// The rule mirrors keys under m/.
+		workers = append(workers, &worker{name: fmt.Sprintf("m/w%d/", i)})
+	}
+	start := time.Now()
 	for round := 0; round < rounds; round++ {
+		roundStart := time.Now()
 		client := newClient(s.addr)
-		var mu sync.Mutex
 		var wg sync.WaitGroup
+		var killed atomic.Bool
 		stop := make(chan struct{})
-		// firstComplete closes when this round's first multipart upload
-		// is acknowledged: the kill waits for it, so every round checks
-		// a completed upload while others are cut short.
-		firstComplete := make(chan struct{})
-		var once sync.Once
-		worker := func(name string, write func(key string) error) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprintf("%sr%03d/%05d", name, round, i)
-				mu.Lock()
-				attempted[key] = true
-				mu.Unlock()
-				if err := write(key); err != nil {
-					return // the server is gone
-				}
-				mu.Lock()
-				acked[key] = true
-				mu.Unlock()
-				if isMultipart(key) {
-					once.Do(func() { close(firstComplete) })
-				}
-			}
-		}
-		for w := 0; w < putters; w++ {
+		// Each closes when this round's first upload (fill) is
+		// acknowledged: the kill waits for both.
+		firstComplete, firstFill := make(chan struct{}), make(chan struct{})
+		var onceComplete, onceFill sync.Once
+		for _, w := range workers {
 			wg.Add(1)
-			go worker(fmt.Sprintf("w%d/", w), func(key string) error {
-				_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(content(key))})
-				return err
-			})
-		}
-		for w := 0; w < uploaders; w++ {
-			wg.Add(1)
-			go worker(fmt.Sprintf("mp/w%d/", w), func(key string) error {
-				return uploadMultipart(ctx, client, key)
-			})
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					kind, err := step(ctx, client, m, w, round)
+					if err != nil {
+						// An error before the kill is a failure of the
+						// server, not of the crash.
+						if !killed.Load() {
+							t.Errorf("round %d: %s by %s failed before the kill: %v", round, kind, w.name, err)
+						}
+						return
+					}
+					switch kind {
+					case "complete":
+						onceComplete.Do(func() { close(firstComplete) })
+					case "fill":
+						onceFill.Do(func() { close(firstFill) })
+					}
+				}
+			}()
 		}
 		time.Sleep(time.Duration(minMs+rand.IntN(spanMs)) * time.Millisecond)
-		if uploaders > 0 {
+		for _, c := range []struct {
+			n    int
+			done chan struct{}
+			what string
+		}{{uploaders, firstComplete, "multipart upload completed"}, {fillers, firstFill, "fill stored"}} {
+			if c.n == 0 {
+				continue
+			}
 			select {
-			case <-firstComplete:
+			case <-c.done:
 			case <-time.After(20 * time.Second):
-				t.Errorf("round %d: no multipart upload completed in 20 s", round)
+				t.Errorf("round %d: no %s in 20 s", round, c.what)
 			}
 		}
+		t0 := time.Now()
+		killed.Store(true)
 		s.kill()
 		close(stop)
 		wg.Wait()
+		t1 := time.Now()
 		s.start(t)
-		verify(t, s, acked, attempted, fmt.Sprintf("r%03d", round))
+		t2 := time.Now()
+		verify(t, s, m)
+		if (round+1)%100 == 0 {
+			// Progress of the long form; the last round's phases show
+			// where its time goes.
+			t.Logf("%d cycles in %v; round %d: load %v, kill %v, start %v, check %v", round+1, time.Since(start).Round(time.Second),
+				round, t0.Sub(roundStart).Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond))
+		}
 		if t.Failed() {
 			t.Fatalf("round %d failed; server log:\n%s", round, s.log)
 		}
 	}
-	completed := 0
-	for key := range acked {
-		if isMultipart(key) {
-			completed++
-		}
-	}
-	t.Logf("%d rounds, %d acknowledged writes (%d multipart), %d attempted", rounds, len(acked), completed, len(attempted))
 	s.kill()
+	keys := 0
+	for _, w := range workers {
+		keys += len(w.own)
+	}
+	t.Logf("crash loop: %d cycles (SIGKILL, restart, check) in %v; %d keys", rounds, time.Since(start).Round(time.Second), keys)
+	t.Logf("acknowledged: put %d, overwrite %d, delete %d, copy %d, multipart complete %d, mirror fill %d",
+		m.acks["put"], m.acks["overwrite"], m.acks["delete"], m.acks["copy"], m.acks["complete"], m.acks["fill"])
+	t.Logf("checks passed: listed entries read back %d, listed sizes %d, present after ack %d, gone after delete %d, in-flight resolved %d, upload parts %d, uploads aborted %d, orphan scans %d",
+		m.checks["read"], m.checks["size"], m.checks["present"], m.checks["gone"], m.checks["in-flight"], m.checks["part"], m.checks["abort"], m.checks["orphans"])
 }
 
-// uploadMultipart uploads key's parts and completes the upload.
-func uploadMultipart(ctx context.Context, client *s3.Client, key string) error {
+// step runs one operation of worker w and logs it in m. It returns the
+// operation's kind and the error that stopped it, if any.
+func step(ctx context.Context, client *s3.Client, m *model, w *worker, round int) (string, error) {
+	switch {
+	case strings.HasPrefix(w.name, "mp/"):
+		// Deleting every other upload bounds the data the long form
+		// keeps (10 MiB an upload) while it checks deletes of multipart
+		// objects too.
+		if len(w.own) > 0 && rand.IntN(2) == 0 {
+			return "delete", deleteKey(ctx, client, m, w.pick())
+		}
+		key := w.newKey(round)
+		s := state{present: true, blob: blob{kind: 'm', key: key, gen: m.nextGen(key)}, files: len(partSizes(key))}
+		m.begin(key, s)
+		if err := uploadMultipart(ctx, client, key, s.blob); err != nil {
+			return "complete", err
+		}
+		m.ack(key, "complete", s)
+		return "complete", nil
+	case strings.HasPrefix(w.name, "m/"):
+		if len(w.own) > 0 && rand.IntN(5) == 0 {
+			return "delete", deleteKey(ctx, client, m, w.pick())
+		}
+		return "fill", fill(ctx, client, m, w.newKey(round))
+	}
+	r := rand.IntN(100)
+	switch {
+	case r < 45 || len(w.own) == 0:
+		key := w.newKey(round)
+		return "put", put(ctx, client, m, key, "put")
+	case r < 60:
+		return "overwrite", put(ctx, client, m, w.pick(), "overwrite")
+	case r < 75:
+		return "delete", deleteKey(ctx, client, m, w.pick())
+	default:
+		src := w.pick()
+		from := m.current(src)
+		if !from.present {
+			return "put", put(ctx, client, m, w.newKey(round), "put")
+		}
+		dst := w.pick()
+		if dst == src || rand.IntN(2) == 0 {
+			dst = w.newKey(round)
+		}
+		// A copy is one new data file, whatever its source was made of.
+		s := state{present: true, blob: from.blob, files: 1}
+		m.begin(dst, s)
+		_, err := client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String(dst), CopySource: aws.String(bucket + "/" + src)})
+		if err != nil {
+			return "copy", err
+		}
+		m.ack(dst, "copy", s)
+		return "copy", nil
+	}
+}
+
+func put(ctx context.Context, client *s3.Client, m *model, key, kind string) error {
+	s := state{present: true, blob: blob{kind: 'p', key: key, gen: m.nextGen(key)}, files: 1}
+	m.begin(key, s)
+	if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(s.blob.content())}); err != nil {
+		return err
+	}
+	m.ack(key, kind, s)
+	return nil
+}
+
+func deleteKey(ctx context.Context, client *s3.Client, m *model, key string) error {
+	m.begin(key, absent)
+	if _, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
+		return err
+	}
+	m.ack(key, "delete", absent)
+	return nil
+}
+
+// fill GETs a key the bucket lacks, so the Mirror rule fetches it from the
+// origin, checks the bytes streamed, and waits until a HEAD (which never
+// fills) finds it stored: only then is the fill acknowledged, since the
+// client has the last byte before the fill commits.
+func fill(ctx context.Context, client *s3.Client, m *model, key string) error {
+	s := state{present: true, blob: blob{kind: 'f', key: key}, files: 1}
+	m.begin(key, s)
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return err
+	}
+	got, err := io.ReadAll(out.Body)
+	out.Body.Close()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, s.blob.content()) {
+		return fmt.Errorf("fill of %q streamed %d bytes, not the origin's %d", key, len(got), s.blob.size())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err == nil {
+			break
+		}
+		var nf *types.NotFound
+		if !errors.As(err, &nf) || time.Now().After(deadline) {
+			return fmt.Errorf("fill of %q not stored after its GET: %w", key, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	m.ack(key, "fill", s)
+	return nil
+}
+
+// uploadMultipart uploads the parts of b and completes the upload.
+func uploadMultipart(ctx context.Context, client *s3.Client, key string, b blob) error {
 	up, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return err
@@ -284,7 +576,7 @@ func uploadMultipart(ctx context.Context, client *s3.Client, key string) error {
 		n := int32(i + 1)
 		out, err := client.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
-			PartNumber: aws.Int32(n), Body: bytes.NewReader(partContent(key, i)),
+			PartNumber: aws.Int32(n), Body: bytes.NewReader(partContent(b, i)),
 		})
 		if err != nil {
 			return err
@@ -298,16 +590,25 @@ func uploadMultipart(ctx context.Context, client *s3.Client, key string) error {
 	return err
 }
 
-// verify checks every acknowledged key, every listed key, the uploads left
-// in progress, and the data folder for orphans. Objects are read back in
-// full from the newest round, whose keys contain "/"+newest+"/"; older
-// ones are checked by their listed size and a sample read.
-func verify(t *testing.T, s *server, acked, attempted map[string]bool, newest string) {
+// verify checks the store against the model after a restart: every listing
+// entry is a key the workload wrote, with the size of a state it may hold;
+// every key whose every allowed state is present is listed, and every key
+// that may only be absent is not (HEAD, which never fills, says 404). Keys
+// operated on since the last check are read back in full and their
+// observed state becomes their one allowed state; others are read back on
+// a sample (each was read in full at the check after it changed). Uploads
+// left in progress list only whole parts and are then aborted, and the
+// data folder holds exactly the files of the listed objects.
+func verify(t *testing.T, s *server, m *model) {
 	t.Helper()
 	ctx := context.Background()
 	client := newClient(s.addr)
-	listed := map[string]bool{}
-	wantFiles := 0
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Untouched keys are sampled, about eight a check, so a check costs
+	// the same in round 1000 as in round 1.
+	sample := max(1, len(m.allowed)/8)
+	listed := map[string]int64{}
 	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -315,39 +616,75 @@ func verify(t *testing.T, s *server, acked, attempted map[string]bool, newest st
 			t.Fatalf("list: %v", err)
 		}
 		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			listed[key] = true
-			wantFiles += dataFilesOf(key)
-			if !attempted[key] {
+			key, size := aws.ToString(o.Key), aws.ToInt64(o.Size)
+			listed[key] = size
+			allowed, ok := m.allowed[key]
+			if !ok {
 				t.Errorf("listed key %q was never written", key)
+				continue
 			}
-			if want := size(key); aws.ToInt64(o.Size) != want {
-				t.Errorf("listed %q with size %d, want %d (partial object)", key, aws.ToInt64(o.Size), want)
+			if !slices.ContainsFunc(allowed, func(s state) bool { return s.present && s.blob.size() == size }) {
+				t.Errorf("listed %q with size %d, want one of %v (partial object)", key, size, allowed)
 			}
+			m.checks["size"]++
 		}
 	}
-	for key := range acked {
-		if !listed[key] {
-			t.Errorf("acknowledged key %q is missing after the crash", key)
+	wantFiles := 0
+	for key, allowed := range m.allowed {
+		size, isListed := listed[key]
+		mayBeAbsent := slices.Contains(allowed, absent)
+		switch {
+		case !isListed && !mayBeAbsent:
+			t.Errorf("acknowledged key %q (%v) is missing after the crash", key, allowed)
+			continue
+		case !isListed:
+			if !m.touched[key] && rand.IntN(sample) != 0 {
+				continue
+			}
+			if _, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err == nil {
+				t.Errorf("key %q is not listed but HEAD finds it", key)
+			}
+			if len(allowed) == 1 {
+				m.checks["gone"]++
+			} else {
+				m.checks["in-flight"]++
+			}
+			m.allowed[key] = []state{absent}
+			continue
 		}
-	}
-	// Read back every object of the newest round and a sample of the
-	// rest (each acknowledged key had its full read in its own round).
-	for key := range listed {
-		if !strings.Contains(key, "/"+newest+"/") && rand.IntN(8) != 0 {
+		if !m.touched[key] && rand.IntN(sample) != 0 {
+			// Unchanged since its last full read: one allowed state.
+			wantFiles += allowed[0].files
 			continue
 		}
 		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 		if err != nil {
-			t.Errorf("get %q: %v", key, err)
+			t.Errorf("get listed %q: %v", key, err)
 			continue
 		}
 		got, err := io.ReadAll(out.Body)
 		out.Body.Close()
-		if want := content(key); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("get %q: %d bytes (err %v), want its exact %d bytes", key, len(got), err, len(want))
+		if err != nil || int64(len(got)) != size {
+			t.Errorf("get listed %q: %d bytes (err %v), listed with %d", key, len(got), err, size)
+			continue
 		}
+		sum := sha256.Sum256(got)
+		i := slices.IndexFunc(allowed, func(s state) bool { return s.present && s.blob.digest() == sum })
+		if i < 0 {
+			t.Errorf("get %q: %d bytes that are none of %v (partial or mixed object)", key, len(got), allowed)
+			continue
+		}
+		m.checks["read"]++
+		switch {
+		case len(allowed) > 1:
+			m.checks["in-flight"]++
+		case m.touched[key]:
+			m.checks["present"]++
+		}
+		m.allowed[key] = []state{allowed[i]}
+		wantFiles += allowed[i].files
 	}
+	clear(m.touched)
 	// Uploads cut short keep their acknowledged parts, each one file.
 	up := s3.NewListMultipartUploadsPaginator(client, &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
 	for up.HasMorePages() {
@@ -356,31 +693,41 @@ func verify(t *testing.T, s *server, acked, attempted map[string]bool, newest st
 			t.Fatalf("list uploads: %v", err)
 		}
 		for _, u := range page.Uploads {
+			key := aws.ToString(u.Key)
 			parts, err := client.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId})
 			if err != nil {
-				t.Fatalf("list parts of %q: %v", aws.ToString(u.Key), err)
+				t.Fatalf("list parts of %q: %v", key, err)
 			}
 			for _, part := range parts.Parts {
 				n := int(aws.ToInt32(part.PartNumber))
-				if n < 1 || n > len(partSizes(aws.ToString(u.Key))) || aws.ToInt64(part.Size) != int64(partSizes(aws.ToString(u.Key))[n-1]) {
-					t.Errorf("upload of %q lists part %d of %d bytes: partial part", aws.ToString(u.Key), n, aws.ToInt64(part.Size))
+				if n < 1 || n > len(partSizes(key)) || aws.ToInt64(part.Size) != int64(partSizes(key)[n-1]) {
+					t.Errorf("upload of %q lists part %d of %d bytes: partial part", key, n, aws.ToInt64(part.Size))
 				}
+				m.checks["part"]++
 			}
-			wantFiles += len(parts.Parts)
+			// Aborting it removes its parts, which bounds the data the
+			// long form keeps and checks that an abort frees them.
+			if _, err := client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: u.Key, UploadId: u.UploadId}); err != nil {
+				t.Errorf("abort the upload of %q: %v", key, err)
+				wantFiles += len(parts.Parts)
+			}
+			m.checks["abort"]++
 		}
 	}
 	files, staged := dataFiles(t, s.data)
 	if staged != 0 {
-		t.Errorf("%d files left in tmp/ after start", staged)
+		t.Errorf("%d files left in tmp/ or mirror staging after start", staged)
 	}
 	if files != wantFiles {
 		t.Errorf("%d data files under objects/ for %d objects and parts: orphans after start", files, wantFiles)
 	}
+	m.checks["orphans"]++
 }
 
-// dataFiles counts the regular files under the engine's objects/ and tmp/
-// folders, wherever the server placed them inside its data folder.
-func dataFiles(t *testing.T, root string) (objects, tmp int) {
+// dataFiles counts the regular files under the engine's objects/ folder
+// and its tmp/ and mirror staging folders, wherever the server placed them
+// inside its data folder.
+func dataFiles(t *testing.T, root string) (objects, staged int) {
 	t.Helper()
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -398,8 +745,8 @@ func dataFiles(t *testing.T, root string) (objects, tmp int) {
 			case "objects":
 				objects++
 				return nil
-			case "tmp":
-				tmp++
+			case "tmp", "mirror-staging":
+				staged++
 				return nil
 			}
 		}
@@ -408,5 +755,5 @@ func dataFiles(t *testing.T, root string) (objects, tmp int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return objects, tmp
+	return objects, staged
 }
