@@ -2,6 +2,17 @@
 // one run, and prints one table of figures and ratios (the source of
 // BENCHMARKS.md).
 //
+// The s3 suite runs mirrorstore (embedded engine), MinIO (single node) and
+// mirrorstore --backend s3 over that MinIO side by side through one
+// aws-sdk-go-v2 load generator (signed PUT, GET and DELETE of 4 KiB and
+// 64 MiB objects, ListObjectsV2 pages of a bucket of -list-keys keys, RSS
+// at the end) and wrk's anonymous GETs beside http.FileServer and nginx,
+// and prints the figures and the targets of issues #11 and #8 with their
+// ratios. Filling the listed bucket takes the longest: -list-keys 20000
+// makes a quick run.
+//
+//	go run ./bench -suite s3 -duration 10s
+//
 // The multipart suite moves 1 GiB up and down through aws-sdk-go-v2's
 // transfer manager against mirrorstore and MinIO.
 //
@@ -47,17 +58,24 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "read", "which suite to run: read, multipart, migrate, mirror")
-	duration := flag.Duration("duration", 10*time.Second, "how long each wrk run lasts")
+	suite := flag.String("suite", "read", "which suite to run: s3, read, multipart, migrate, mirror")
+	duration := flag.Duration("duration", 10*time.Second, "how long each wrk run (and s3 suite load run) lasts")
 	threads := flag.Int("threads", 2, "wrk threads")
-	conns := flag.Int("conns", 32, "wrk connections for small objects")
-	bigConns := flag.Int("big-conns", 4, "wrk connections for 64 MiB objects")
+	conns := flag.Int("conns", 32, "wrk connections (s3 suite: clients) for small objects")
+	bigConns := flag.Int("big-conns", 4, "wrk connections (s3 suite: clients) for 64 MiB objects")
 	mpSize := flag.Int64("mp-size", 1<<30, "multipart suite: object size in bytes")
 	mpPart := flag.Int64("mp-part", 16<<20, "multipart suite: part size in bytes")
 	mpConc := flag.Int("mp-concurrency", 5, "multipart suite: parts in flight")
 	mpRuns := flag.Int("mp-runs", 4, "multipart suite: runs per server and direction (the median counts)")
 	migConc := flag.Int("mig-concurrency", 16, "migrate suite: objects in flight for both tools")
 	migRuns := flag.Int("mig-runs", 3, "migrate suite: runs per tool (the median counts)")
+	smallSize := flag.Int("small-size", 4<<10, "s3 suite: small object size in bytes")
+	largeSize := flag.Int("large-size", 64<<20, "s3 suite: large object size in bytes")
+	deleteMax := flag.Int("delete-max", 20000, "s3 suite: DELETE at most this many of the small objects PUT")
+	listKeys := flag.Int("list-keys", 1000000, "s3 suite: keys in the listed bucket (filling it is the longest step)")
+	listPage := flag.Int("list-page", 1000, "s3 suite: keys a ListObjectsV2 page")
+	listWithin := flag.Duration("list-within", 2*time.Minute, "s3 suite: longest walk of the listed bucket per server")
+	populateConns := flag.Int("populate-conns", 64, "s3 suite: clients filling the listed bucket")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "mirrorstore-bench-")
@@ -71,6 +89,12 @@ func main() {
 	}
 
 	switch *suite {
+	case "s3":
+		err = s3Suite(work, s3Options{
+			duration: *duration, conns: *conns, bigConns: *bigConns, wrkThreads: *threads,
+			smallSize: *smallSize, largeSize: *largeSize, deleteMax: *deleteMax,
+			listKeys: *listKeys, listPage: *listPage, listWithin: *listWithin, populateConns: *populateConns,
+		}, os.Stdout)
 	case "read":
 		err = readSuite(work, wrkOptions{duration: *duration, threads: *threads, conns: *conns, bigConns: *bigConns})
 	case "multipart":

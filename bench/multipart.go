@@ -34,6 +34,7 @@ type mpOptions struct {
 type s3Peer struct {
 	name     string
 	endpoint string
+	pid      int
 	stop     func()
 }
 
@@ -211,7 +212,7 @@ func startMinio(work string) (s3Peer, error) {
 		logf.Close()
 		return s3Peer{}, fmt.Errorf("start minio: %w", err)
 	}
-	p := s3Peer{name: "minio", endpoint: "http://" + addr, stop: func() {
+	p := s3Peer{name: "minio", endpoint: "http://" + addr, pid: cmd.Process.Pid, stop: func() {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 		logf.Close()

@@ -21,7 +21,9 @@ type peer struct {
 	base string
 	// accessLog is the nginx access log, when one was asked for.
 	accessLog string
-	stop      func()
+	// pid is the server's process id (0 for one inside this process).
+	pid  int
+	stop func()
 }
 
 const (
@@ -55,31 +57,53 @@ func waitHTTP(url string, within time.Duration) error {
 
 // startMirrorstore builds and runs the server binary on a fresh data folder.
 func startMirrorstore(work string) (*peer, error) {
+	return startMirrorstoreWith(work, "mirrorstore", filepath.Join(work, "ms-data"))
+}
+
+// buildMirrorstore builds the server binary into work once; later calls
+// reuse it. The package is named by its import path so the build works from
+// any folder of the module (go test runs in bench/).
+func buildMirrorstore(work string) (string, error) {
 	bin := filepath.Join(work, "mirrorstore")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/mirrorstore")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+	build := exec.Command("go", "build", "-o", bin, "mirrorstore/cmd/mirrorstore")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("build mirrorstore: %w", err)
+		return "", fmt.Errorf("build mirrorstore: %w", err)
+	}
+	return bin, nil
+}
+
+// startMirrorstoreWith runs the server binary as peer name on data, with
+// further server flags (such as --backend s3); its log goes to name.log in
+// work.
+func startMirrorstoreWith(work, name, data string, args ...string) (*peer, error) {
+	bin, err := buildMirrorstore(work)
+	if err != nil {
+		return nil, err
 	}
 	addr := freeAddr()
-	cmd := exec.Command(bin, "server", "--addr", addr, "--data", filepath.Join(work, "ms-data"), "--log-format", "json")
+	cmd := exec.Command(bin, append([]string{"server", "--addr", addr, "--data", data, "--log-format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+benchAccessKey, "MIRRORSTORE_SECRET_KEY="+benchSecretKey)
-	logf, err := os.Create(filepath.Join(work, "mirrorstore.log"))
+	logf, err := os.Create(filepath.Join(work, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
+		logf.Close()
 		return nil, err
 	}
-	p := &peer{name: "mirrorstore", base: "http://" + addr + "/" + benchBucket, stop: func() {
+	p := &peer{name: name, base: "http://" + addr + "/" + benchBucket, pid: cmd.Process.Pid, stop: func() {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 		logf.Close()
 	}}
 	if err := waitHTTP("http://"+addr+"/-/ready", 30*time.Second); err != nil {
 		p.stop()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w (log in %s)", name, err, logf.Name())
 	}
 	return p, nil
 }
