@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,13 +33,18 @@ type countingBackend struct {
 	m *metrics.Metrics
 }
 
-// before returns the size an object has, and whether it exists.
-func (b countingBackend) before(ctx context.Context, bucket, key string) (int64, bool) {
+// before returns the size an object has, and whether it exists. An
+// unavailable store is an error: the write would only fail the same way
+// after a second wait, doubling a client's wait on a stalled cluster.
+func (b countingBackend) before(ctx context.Context, bucket, key string) (int64, bool, error) {
 	info, err := b.Backend.HeadObject(ctx, bucket, key)
-	if err != nil {
-		return 0, false
+	if errors.Is(err, store.ErrUnavailable) {
+		return 0, false, err
 	}
-	return info.Size, true
+	if err != nil {
+		return 0, false, nil
+	}
+	return info.Size, true, nil
 }
 
 func (b countingBackend) wrote(bucket string, oldSize int64, existed bool, newSize int64) {
@@ -50,7 +56,10 @@ func (b countingBackend) wrote(bucket string, oldSize int64, existed bool, newSi
 }
 
 func (b countingBackend) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
-	old, existed := b.before(ctx, bucket, key)
+	old, existed, err := b.before(ctx, bucket, key)
+	if err != nil {
+		return store.ObjectInfo{}, err
+	}
 	info, err := b.Backend.PutObject(ctx, bucket, key, body, opts)
 	if err == nil {
 		b.wrote(bucket, old, existed, info.Size)
@@ -59,7 +68,10 @@ func (b countingBackend) PutObject(ctx context.Context, bucket, key string, body
 }
 
 func (b countingBackend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []store.CompletePart, cond store.Conditions) (store.ObjectInfo, error) {
-	old, existed := b.before(ctx, bucket, key)
+	old, existed, err := b.before(ctx, bucket, key)
+	if err != nil {
+		return store.ObjectInfo{}, err
+	}
 	info, err := b.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, cond)
 	if err == nil {
 		b.wrote(bucket, old, existed, info.Size)
@@ -68,8 +80,11 @@ func (b countingBackend) CompleteMultipartUpload(ctx context.Context, bucket, ke
 }
 
 func (b countingBackend) DeleteObject(ctx context.Context, bucket, key string) error {
-	old, existed := b.before(ctx, bucket, key)
-	err := b.Backend.DeleteObject(ctx, bucket, key)
+	old, existed, err := b.before(ctx, bucket, key)
+	if err != nil {
+		return err
+	}
+	err = b.Backend.DeleteObject(ctx, bucket, key)
 	if err == nil && existed {
 		b.m.Stored(bucket, -1, -old)
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -341,5 +342,58 @@ func TestSlowConditionalPutDoesNotStallReads(t *testing.T) {
 	pw.Close()
 	if err := <-done; !errors.Is(err, store.ErrPreconditionFailed) {
 		t.Fatalf("the slow conditional PUT = %v, want ErrPreconditionFailed (the client's PUT came first)", err)
+	}
+}
+
+// TestTimeout: a cluster that accepts requests but stalls answers with
+// ErrUnavailable within Config.Timeout, tried once (not once per retry);
+// one that stalls mid-body ends the read within Timeout.
+func TestTimeout(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	var hits atomic.Int64
+	release := make(chan struct{})
+	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.Method == http.MethodGet && r.URL.Query().Get("tagging") == "" && strings.HasSuffix(r.URL.Path, "/body") {
+			w.Header().Set("Content-Length", "100")
+			w.Header().Set("ETag", `"0123456789abcdef0123456789abcdef"`)
+			_, _ = w.Write([]byte("first bytes"))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stalled.Close()
+	defer close(release)
+	b, err := Open(Config{Endpoint: stalled.URL, Bucket: "x", AccessKey: "k", SecretKey: "s", Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+
+	start := time.Now()
+	_, err = b.HeadObject(ctx, "bucket", "key")
+	if took := time.Since(start); !errors.Is(err, store.ErrUnavailable) || took > timeout+time.Second {
+		t.Fatalf("HeadObject on a stalled cluster = %v after %s, want ErrUnavailable within %s", err, took, timeout)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("a timed-out request was sent %d times, want once", n)
+	}
+
+	obj, err := b.GetObject(ctx, "bucket", "body", store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Body.Close()
+	start = time.Now()
+	data, err := io.ReadAll(obj.Body)
+	if took := time.Since(start); !errors.Is(err, store.ErrUnavailable) || took > timeout+time.Second {
+		t.Fatalf("reading a body the cluster stalls = %d bytes, %v after %s, want ErrUnavailable within %s", len(data), err, took, timeout)
+	}
+	if string(data) != "first bytes" {
+		t.Fatalf("read %q before the stall", data)
 	}
 }

@@ -2,14 +2,59 @@ package s3backend
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
 	"hash"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"mirrorstore/internal/store"
 )
+
+// idleBody is a backend object's body that gives up when one read waits
+// longer than timeout: a cluster that stalls mid-object then ends the read
+// with an error (the client's connection is cut, as for any broken body)
+// instead of holding the client forever. A slow reader costs nothing: the
+// clock runs only while a Read waits on the cluster. The timer cancels the
+// request's context, which is what interrupts a read in progress; Close
+// cancels it too, as the context must live exactly as long as the body.
+type idleBody struct {
+	rc      io.ReadCloser
+	timeout time.Duration
+	timer   *time.Timer
+	cancel  context.CancelFunc
+	fired   atomic.Bool
+}
+
+func newIdleBody(rc io.ReadCloser, timeout time.Duration, cancel context.CancelFunc) *idleBody {
+	b := &idleBody{rc: rc, timeout: timeout, cancel: cancel}
+	b.timer = time.AfterFunc(timeout, func() {
+		b.fired.Store(true)
+		cancel()
+	})
+	b.timer.Stop()
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.timeout)
+	n, err := b.rc.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF && b.fired.Load() {
+		err = fmt.Errorf("%w: the backend sent no bytes for %s", store.ErrUnavailable, b.timeout)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.rc.Close()
+	b.cancel()
+	return err
+}
 
 // verifier passes a body through to the backend while counting and hashing
 // it. With holdBack it keeps the body's last byte until the source has

@@ -235,22 +235,27 @@ func (b *Backend) getObject(ctx context.Context, bucket, key string, opts store.
 		}
 		in.IfMatch = aws.String(`"` + part.etag + `"`)
 	}
-	out, err := b.client.GetObject(ctx, in)
+	// The request's context lives as long as its body: idleBody cancels
+	// it to interrupt a read the cluster stalls.
+	bctx, cancel := context.WithCancel(ctx)
+	out, err := b.client.GetObject(bctx, in)
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapReadErr(ctx, err)))
 	}
+	body := newIdleBody(out.Body, b.timeout, cancel)
 	length := aws.ToInt64(out.ContentLength)
 	offset, size := int64(0), length
 	if cr := aws.ToString(out.ContentRange); in.Range != nil && (strings.HasSuffix(cr, "/0") || cr == "" && length == 0) {
 		// MinIO answers a range of an empty object with the empty body;
 		// S3 and the store contract call it unsatisfiable.
-		out.Body.Close()
+		body.Close()
 		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, store.ErrInvalidRange)
 	} else if cr != "" {
 		var last int64
 		offset, last, size, err = parseContentRange(cr)
 		if err != nil {
-			out.Body.Close()
+			body.Close()
 			return nil, fmt.Errorf("get %s/%s: %w", bucket, key, err)
 		}
 		length = last - offset + 1
@@ -262,10 +267,10 @@ func (b *Backend) getObject(ctx context.Context, bucket, key string, opts store.
 		etag: out.ETag, lastModified: out.LastModified, tagCount: out.TagCount,
 	}.info(bucket, key, size)
 	if err := b.fillTags(ctx, &info, aws.ToInt32(out.TagCount)); err != nil {
-		out.Body.Close()
+		body.Close()
 		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, err)
 	}
-	return &store.Object{Info: info, Offset: offset, Length: length, Body: out.Body}, nil
+	return &store.Object{Info: info, Offset: offset, Length: length, Body: body}, nil
 }
 
 // partSpan is where one part of an object lies.

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -52,9 +54,32 @@ type Config struct {
 	AccessKey, SecretKey string
 	// Region signs requests; empty means us-east-1.
 	Region string
-	// HTTPClient, when set, replaces the default client (timeouts below).
+	// Timeout bounds each wait on the cluster: connecting, the answer's
+	// headers once a request is sent, and every read of an object's body.
+	// A request that times out is not retried (a stalled cluster stays
+	// stalled, and retrying would multiply the client's wait), so a client
+	// gets 503 ServiceUnavailable within about Timeout. Zero means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// HTTPClient, when set, replaces the default client (connect and
+	// header timeouts); body reads still follow Timeout.
 	HTTPClient *http.Client
 }
+
+// DefaultTimeout is Config.Timeout when unset: well above what a healthy
+// cluster takes to start answering (MinIO and S3 send the headers of a
+// long CompleteMultipartUpload early), well below the minute after which
+// load balancers and clients give up on their own.
+const DefaultTimeout = 30 * time.Second
+
+// Retries when the cluster refuses or drops a connection or answers 5xx:
+// three attempts with at most a second between them, so a cluster that is
+// down is reported within a few seconds, and a brief blip (a restart) is
+// ridden out.
+const (
+	maxAttempts = 3
+	maxBackoff  = time.Second
+)
 
 const (
 	objectPrefix = "b/"
@@ -71,6 +96,8 @@ type Backend struct {
 	client *s3.Client
 	http   *http.Client
 	bucket string
+	// timeout is Config.Timeout, applied to body reads.
+	timeout time.Duration
 	// singlePutMax and streamPartMin are maxSinglePut and minStreamPart,
 	// lowered by tests to reach the multipart path with small bodies.
 	singlePutMax, streamPartMin int64
@@ -93,14 +120,18 @@ func Open(cfg Config) (*Backend, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+		tr.DialContext = (&net.Dialer{Timeout: min(cfg.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext
 		// A cluster that accepts a request but never answers is as
-		// unavailable as one that refuses it. Bodies have no deadline:
-		// objects may be gigabytes.
-		tr.ResponseHeaderTimeout = 60 * time.Second
+		// unavailable as one that refuses it. Bodies have no overall
+		// deadline (objects may be gigabytes), only the idle one of
+		// idleBody.
+		tr.ResponseHeaderTimeout = cfg.Timeout
 		tr.MaxIdleConnsPerHost = 64
 		// Bytes pass through as stored (Content-Encoding is the object's).
 		tr.DisableCompression = true
@@ -112,12 +143,36 @@ func Open(cfg Config) (*Backend, error) {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, os.Getenv("AWS_SESSION_TOKEN")),
 		HTTPClient:   hc,
+		Retryer:      newRetryer(),
 		// We verify MD5s ourselves; the SDK's default CRC trailers need
 		// seekable bodies or TLS.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return &Backend{client: client, http: hc, bucket: cfg.Bucket, singlePutMax: maxSinglePut, streamPartMin: minStreamPart}, nil
+	return &Backend{client: client, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, singlePutMax: maxSinglePut, streamPartMin: minStreamPart}, nil
+}
+
+// newRetryer is the SDK's standard retryer with our attempts and backoff,
+// no retry of timeouts, and no client-side retry quota: during an outage
+// the quota would drain, and after it every first failure would go
+// unretried until enough requests had succeeded to refill it.
+func newRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = maxAttempts
+		o.MaxBackoff = maxBackoff
+		o.RateLimiter = ratelimit.None
+		o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(noRetryOnTimeout)}, o.Retryables...)
+	})
+}
+
+// noRetryOnTimeout says a timed-out attempt is not retried; anything else
+// is left to the standard rules.
+func noRetryOnTimeout(err error) aws.Ternary {
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
 }
 
 // Ready does a HEAD on the backend bucket.
