@@ -42,6 +42,10 @@ type Options struct {
 	// InlineMax is the largest object stored inside its metadata record
 	// (0 means DefaultInlineMax, negative means never inline).
 	InlineMax int
+	// WrapDataFile, when set, wraps every data file a body is written
+	// into, so tests can inject write, sync and close failures where a
+	// real disk would report them.
+	WrapDataFile func(*os.File) DataFile
 }
 
 // Engine is the embedded store.Backend. It is safe for concurrent use.
@@ -49,6 +53,8 @@ type Engine struct {
 	dir       string
 	db        *pebble.DB
 	inlineMax int
+	// wrapDataFile is Options.WrapDataFile.
+	wrapDataFile func(*os.File) DataFile
 
 	// life guards closed: every operation holds it shared, Close exclusively,
 	// so Close waits for operations in flight and later calls fail.
@@ -110,7 +116,7 @@ func OpenWith(dir string, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: metadata: %w", dir, err)
 	}
-	e := &Engine{dir: dir, db: db, inlineMax: inlineMax, seed: maphash.MakeSeed()}
+	e := &Engine{dir: dir, db: db, inlineMax: inlineMax, wrapDataFile: opts.WrapDataFile, seed: maphash.MakeSeed()}
 	if err := e.removeOrphans(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: removing orphan data files: %w", dir, err)

@@ -80,7 +80,7 @@ func (e *Engine) writeData(ctx context.Context, body io.Reader, size int64, want
 		}
 		prefix = buf
 	}
-	f, err := os.CreateTemp(filepath.Join(e.dir, "tmp"), "data-")
+	f, err := e.createDataFile()
 	if err != nil {
 		return w, err
 	}

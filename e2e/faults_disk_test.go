@@ -1,0 +1,240 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"mirrorstore/internal/auth"
+	"mirrorstore/internal/s3api"
+	"mirrorstore/internal/store/local"
+)
+
+// faultyFile fails the write, sync or close of a data file when its
+// engine's fault says so, as a failing disk would. A failing write stores
+// the first 64 KiB of the body and then half of the buffer it is given, as
+// a real short write does, so the fault lands mid-body. The file is a
+// field, not embedded: *os.File's ReadFrom would let io.Copy bypass Write.
+type faultyFile struct {
+	f       *os.File
+	fault   *atomic.Value // of string: "", "write", "sync" or "close"
+	written int
+}
+
+var errInjected = errors.New("injected I/O error")
+
+func (f *faultyFile) Name() string { return f.f.Name() }
+
+func (f *faultyFile) Write(p []byte) (int, error) {
+	if f.fault.Load() == "write" && f.written+len(p) > 64<<10 {
+		n, _ := f.f.Write(p[:len(p)/2])
+		return n, &fs.PathError{Op: "write", Path: f.Name(), Err: syscall.EIO}
+	}
+	n, err := f.f.Write(p)
+	f.written += n
+	return n, err
+}
+
+func (f *faultyFile) Sync() error {
+	if f.fault.Load() == "sync" {
+		return &fs.PathError{Op: "sync", Path: f.Name(), Err: syscall.EIO}
+	}
+	return f.f.Sync()
+}
+
+func (f *faultyFile) Close() error {
+	err := f.f.Close()
+	if f.fault.Load() == "close" {
+		return fmt.Errorf("close %s: %w", f.Name(), errInjected)
+	}
+	return err
+}
+
+// storeFiles counts the regular files under dir/objects and dir/tmp.
+func storeFiles(t *testing.T, dir string) (objects, tmp int) {
+	t.Helper()
+	for _, sub := range []string{"objects", "tmp"} {
+		n := 0
+		err := filepath.WalkDir(filepath.Join(dir, sub), func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				n++
+			}
+			return err
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if sub == "objects" {
+			objects = n
+		} else {
+			tmp = n
+		}
+	}
+	return objects, tmp
+}
+
+func faultClient(endpoint string) *s3.Client {
+	return s3.New(s3.Options{
+		BaseEndpoint: aws.String(endpoint),
+		Region:       "us-east-1",
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
+		Retryer:      aws.NopRetryer{},
+	})
+}
+
+// allKeys is every key of bucket, sorted.
+func allKeys(t *testing.T, c *s3.Client, bucket string) []string {
+	t.Helper()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list: %v", err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func getBytes(c *s3.Client, bucket, key string) ([]byte, error) {
+	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+// TestDiskWriteErrors injects a write, fsync or close failure into the
+// data file of every kind of write (PUT, overwrite, CopyObject,
+// UploadPart): the client gets 500 InternalError, nothing of the write is
+// stored (no listing entry, no part, the old bytes of an overwritten key
+// intact, no file left in objects/ or tmp/), reads go on, and the same
+// write succeeds once the disk behaves.
+func TestDiskWriteErrors(t *testing.T) {
+	dir := t.TempDir()
+	var fault atomic.Value
+	fault.Store("")
+	eng, err := local.OpenWith(dir, local.Options{WrapDataFile: func(f *os.File) local.DataFile {
+		return &faultyFile{f: f, fault: &fault}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	keys := auth.NewKeyring(auth.Credential{AccessKey: testAccessKey, SecretKey: testSecretKey})
+	srv := httptest.NewServer(s3api.New(s3api.Config{Backend: eng, Auth: auth.NewVerifier(keys), Keys: keys}))
+	defer srv.Close()
+	c := faultClient(srv.URL)
+	ctx := context.Background()
+	const bucket = "faults"
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.Repeat([]byte("old bytes "), 10<<10)
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("kept"), Body: bytes.NewReader(old)}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("new bytes!"), 20<<10)
+	writes := []struct {
+		name string
+		do   func() error
+		// check reports what the write left after it failed.
+		check func() error
+	}{
+		{"PutObject", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("new"), Body: bytes.NewReader(body)})
+			return err
+		}, func() error {
+			if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("new")}); httpStatus(err) != http.StatusNotFound {
+				return fmt.Errorf("HEAD of the failed key: %v, want 404", err)
+			}
+			return nil
+		}},
+		{"overwrite", func() error {
+			_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("kept"), Body: bytes.NewReader(body)})
+			return err
+		}, func() error { return nil }}, // "kept" is read below after every fault
+		{"CopyObject", func() error {
+			_, err := c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String("copy"), CopySource: aws.String(bucket + "/kept")})
+			return err
+		}, func() error {
+			if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("copy")}); httpStatus(err) != http.StatusNotFound {
+				return fmt.Errorf("HEAD of the failed copy: %v, want 404", err)
+			}
+			return nil
+		}},
+		{"UploadPart", func() error {
+			_, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(body)})
+			return err
+		}, func() error {
+			parts, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String(bucket), Key: aws.String("mp"), UploadId: up.UploadId})
+			if err != nil {
+				return err
+			}
+			if len(parts.Parts) != 0 {
+				return fmt.Errorf("the failed part is listed: %d parts", len(parts.Parts))
+			}
+			return nil
+		}},
+	}
+	tried := 0
+	for _, f := range []string{"write", "sync", "close"} {
+		for _, w := range writes {
+			objects, _ := storeFiles(t, dir)
+			fault.Store(f)
+			err := w.do()
+			fault.Store("")
+			tried++
+			if httpStatus(err) != http.StatusInternalServerError || apiCode(err) != "InternalError" {
+				t.Errorf("%s with a failing %s: %v, want 500 InternalError", w.name, f, err)
+			}
+			if err := w.check(); err != nil {
+				t.Errorf("%s with a failing %s: %v", w.name, f, err)
+			}
+			if got := allKeys(t, c, bucket); fmt.Sprint(got) != "[kept]" {
+				t.Errorf("%s with a failing %s: listing %v, want [kept]", w.name, f, got)
+			}
+			if got, err := getBytes(c, bucket, "kept"); err != nil || !bytes.Equal(got, old) {
+				t.Errorf("%s with a failing %s: GET kept: %d bytes, %v; want its %d old bytes", w.name, f, len(got), err, len(old))
+			}
+			if after, tmp := storeFiles(t, dir); after != objects || tmp != 0 {
+				t.Errorf("%s with a failing %s: %d data files (was %d), %d in tmp/: half-stored", w.name, f, after, objects, tmp)
+			}
+		}
+	}
+	// The disk behaves again: every write goes through.
+	for _, w := range writes {
+		if err := w.do(); err != nil {
+			t.Errorf("%s after the faults: %v", w.name, err)
+		}
+	}
+	if got := allKeys(t, c, bucket); fmt.Sprint(got) != "[copy kept new]" {
+		t.Errorf("after the faults: listing %v", got)
+	}
+	t.Logf("disk write faults: %d injected (write, fsync, close × PUT, overwrite, copy, part), each 500 with nothing stored", tried)
+}
