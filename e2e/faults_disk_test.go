@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -22,6 +24,7 @@ import (
 
 	"mirrorstore/internal/auth"
 	"mirrorstore/internal/s3api"
+	"mirrorstore/internal/server"
 	"mirrorstore/internal/store/local"
 )
 
@@ -237,4 +240,137 @@ func TestDiskWriteErrors(t *testing.T) {
 		t.Errorf("after the faults: listing %v", got)
 	}
 	t.Logf("disk write faults: %d injected (write, fsync, close × PUT, overwrite, copy, part), each 500 with nothing stored", tried)
+}
+
+// mountTmpfs mounts a tmpfs of size bytes on a new folder, unmounted at
+// the end of the test. It skips the test where mounting is not allowed.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("a full disk needs a small tmpfs, and mounting one needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("mount a %s tmpfs: %v %s", size, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// TestDiskFull runs the server on a 16 MiB tmpfs and writes until the disk
+// is full. The PUT that does not fit, an UploadPart and a mirror fill that
+// do not fit answer 500 InternalError (or cut the fill) and store nothing:
+// no listing entry, no part, no file left in tmp/ or the fill staging
+// folder. Every acknowledged object still reads back whole, and once
+// objects are deleted, writes work again.
+func TestDiskFull(t *testing.T) {
+	mnt := mountTmpfs(t, "16m")
+	data := filepath.Join(mnt, "data")
+	o := newFakeOrigin(t)
+	big := bytes.Repeat([]byte("origin body "), 1<<20) // 12 MiB: never fits
+	o.serve("/big", big)
+	s, err := server.Start(server.Config{
+		Addr: "127.0.0.1:0", DataDir: data, AccessKey: testAccessKey, SecretKey: testSecretKey,
+		ShutdownTimeout: 5 * time.Second,
+		Mirror:          server.MirrorConfig{AllowPrivate: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: s, client: &http.Client{}}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	waitReady(t, ts.client, s.URL())
+	ts.mirrorBucket(t, "full", mirrorRule(1, "m/", o.URL+"/", ""))
+	c := ts.rootClient()
+	ctx := context.Background()
+
+	object := func(i int) []byte { return bytes.Repeat([]byte{byte('a' + i%26)}, 1<<20) }
+	var acked []string
+	var full error
+	for i := 0; i < 40 && full == nil; i++ {
+		key := fmt.Sprintf("obj%02d", i)
+		if _, full = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("full"), Key: aws.String(key), Body: bytes.NewReader(object(i))}); full == nil {
+			acked = append(acked, key)
+		}
+	}
+	if full == nil {
+		t.Fatalf("40 MiB went into a 16 MiB disk")
+	}
+	if httpStatus(full) != http.StatusInternalServerError || apiCode(full) != "InternalError" {
+		t.Fatalf("the PUT that did not fit: %v, want 500 InternalError", full)
+	}
+	t.Logf("disk full after %d objects of 1 MiB: %v", len(acked), full)
+
+	checkNothingHalfStored := func(what string) {
+		t.Helper()
+		if got := allKeys(t, c, "full"); fmt.Sprint(got) != fmt.Sprint(acked) {
+			t.Errorf("%s: listing %v, want the acknowledged %v", what, got, acked)
+		}
+		for _, dir := range []string{"tmp", "mirror-staging"} {
+			if left, _ := os.ReadDir(filepath.Join(data, dir)); len(left) != 0 {
+				t.Errorf("%s: %d files left in %s/", what, len(left), dir)
+			}
+		}
+		for i, key := range acked {
+			if got, err := getBytes(c, "full", key); err != nil || !bytes.Equal(got, object(i)) {
+				t.Errorf("%s: GET %s: %d bytes, %v", what, key, len(got), err)
+			}
+		}
+	}
+	checkNothingHalfStored("after the PUT that did not fit")
+
+	// A part of 5 MiB does not fit either.
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("full"), Key: aws.String("mp")})
+	if err != nil {
+		t.Fatalf("create upload on a full disk: %v", err)
+	}
+	_, err = c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("full"), Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: bytes.NewReader(bytes.Repeat([]byte("p"), 5<<20))})
+	if httpStatus(err) != http.StatusInternalServerError || apiCode(err) != "InternalError" {
+		t.Errorf("UploadPart on a full disk: %v, want 500 InternalError", err)
+	}
+	if parts, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("full"), Key: aws.String("mp"), UploadId: up.UploadId}); err != nil || len(parts.Parts) != 0 {
+		t.Errorf("parts after the failed UploadPart: %v, %v", parts, err)
+	}
+	checkNothingHalfStored("after the part that did not fit")
+
+	// A fill that does not fit: the client may already have headers, so it
+	// sees either an error status or a body cut short, never the whole
+	// object; nothing is stored and the next GET fills afresh.
+	a, err := ts.try(signedRequest(t, s.URL(), http.MethodGet, "/full/m/big", nil))
+	if err == nil && a.readErr == nil && a.status == http.StatusOK && bytes.Equal(a.body, big) {
+		t.Errorf("a 12 MiB fill on a full disk was served whole")
+	}
+	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("full"), Key: aws.String("m/big")}); httpStatus(err) != http.StatusNotFound {
+		t.Errorf("HEAD of the fill that did not fit: %v, want 404", err)
+	}
+	checkNothingHalfStored("after the fill that did not fit")
+
+	// Space freed: writes go through again.
+	for _, key := range acked[:len(acked)/2+1] {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("full"), Key: aws.String(key)}); err != nil {
+			t.Fatalf("DELETE %s on a full disk: %v", key, err)
+		}
+	}
+	acked = acked[len(acked)/2+1:]
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("full"), Key: aws.String("zafter"), Body: bytes.NewReader(object(3))}); err != nil {
+		t.Fatalf("PUT after space was freed: %v", err)
+	}
+	if got, err := getBytes(c, "full", "zafter"); err != nil || !bytes.Equal(got, object(3)) {
+		t.Errorf("GET of the PUT after space was freed: %d bytes, %v", len(got), err)
+	}
+	if resp, err := http.Get(s.URL() + "/-/ready"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/-/ready after space was freed: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 }
