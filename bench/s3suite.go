@@ -72,6 +72,7 @@ const (
 // and the ratios against the targets of issues #11 and #8.
 func s3Suite(work string, opt s3Options, out io.Writer) error {
 	ctx := context.Background()
+	loadBefore := loadAverage()
 	small, large := make([]byte, opt.smallSize), make([]byte, opt.largeSize)
 	rand.Read(small)
 	rand.Read(large)
@@ -295,6 +296,7 @@ func s3Suite(work string, opt s3Options, out io.Writer) error {
 
 	// The report.
 	fmt.Fprintf(out, "# s3 suite: %s\n", machine())
+	fmt.Fprintf(out, "# 1-minute load average: %s at the start, %s at the end (one well above the core count means other work shared the cores)\n", loadBefore, loadAverage())
 	fmt.Fprintf(out, "# SDK load: aws-sdk-go-v2, signed (SigV4, payload SHA-256), %d clients for %s, %d for %s, %s a run; DELETE: %s objects PUT, at most %d; wrk -t%d, same conns and duration\n",
 		opt.conns, sizeS, opt.bigConns, sizeL, opt.duration, sizeS, opt.deleteMax, opt.wrkThreads)
 	fmt.Fprintf(out, "# servers: mirrorstore (embedded engine), minio (single node, single drive), node over minio (mirrorstore --backend s3 on that MinIO); data of all under %s\n\n", work)
@@ -481,6 +483,16 @@ func sumDur(ds []time.Duration) time.Duration {
 	return t
 }
 
+// loadAverage is the machine's 1-minute load average: figures taken while
+// other work runs on the same cores are not a quiet machine's.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
 // machine describes where the figures come from.
 func machine() string {
 	cpu := "?"
@@ -499,11 +511,17 @@ func machine() string {
 		mem = fmt.Sprintf("%.0f GiB RAM", float64(kib)/(1<<20))
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	// A MinIO built by go install reports a development version; the
+	// module version in the binary names the source.
 	minio := "?"
 	if bin, err := minioBinary(); err == nil {
-		if b, err := exec.Command(bin, "--version").Output(); err == nil {
-			minio, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
+		if b, err := exec.Command("go", "version", "-m", bin).Output(); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(l); len(f) >= 3 && f[0] == "mod" && f[1] == "github.com/minio/minio" {
+					minio = f[2]
+				}
+			}
 		}
 	}
-	return fmt.Sprintf("%d cores (%s), %s, Linux %s, %s; %s", runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(kernel)), runtime.Version(), minio)
+	return fmt.Sprintf("%d cores (%s), %s, Linux %s, %s; MinIO %s", runtime.NumCPU(), cpu, mem, strings.TrimSpace(string(kernel)), runtime.Version(), minio)
 }
