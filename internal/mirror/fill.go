@@ -6,11 +6,13 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +22,12 @@ import (
 
 // copyBuf is the size of each read from the origin and write to staging.
 const copyBuf = 256 << 10
+
+// smallFill is the largest announced body a fill keeps in memory instead of
+// a staging file: the engine stores objects this small inside their record
+// (store/local's DefaultInlineMax), so a file would be created, written and
+// removed for nothing.
+const smallFill = 4 << 10
 
 // Info describes the object a fill is streaming: what the client's 200 says.
 type Info struct {
@@ -50,9 +58,14 @@ type fill struct {
 	info    Info
 	headErr error
 
-	mu       sync.Mutex
-	file     *os.File // nil until the headers are in; closed when refs drop to 0
-	path     string
+	mu   sync.Mutex
+	file *os.File // nil until the headers are in; closed when refs drop to 0
+	path string   // file's name; "" once the store adopted it
+	// mem replaces file for a small body of announced length: the bytes
+	// below size never change once published, so readers copy them
+	// without the lock. Its capacity is one byte past the length, to
+	// notice a longer body.
+	mem      []byte
 	size     int64         // bytes written and readable
 	done     bool          // the body is whole and verified
 	err      error         // the fill aborted: every Read fails with it
@@ -268,6 +281,10 @@ func (f *fill) prepare(r *origin.Response, url string) (Info, error) {
 			info.LastModified = t.UTC()
 		}
 	}
+	if r.ContentLength >= 0 && r.ContentLength <= smallFill {
+		f.mem = make([]byte, r.ContentLength+1)
+		return info, nil
+	}
 	file, err := os.CreateTemp(f.m.cfg.StagingDir, stagingPattern)
 	if err != nil {
 		return Info{}, err
@@ -278,25 +295,35 @@ func (f *fill) prepare(r *origin.Response, url string) (Info, error) {
 	return info, nil
 }
 
-// stream publishes the headers, copies the body to staging while the commit
-// tails it, and returns the fill's result.
+// stream publishes the headers, copies the body to staging (or memory),
+// commits it, and returns the fill's result.
+//
+// The commit takes one of three ways: a small body is put from memory once
+// whole; a backend that adopts files takes the fsynced staging file by
+// rename, with the MD5 the copy computed (no byte is written or hashed
+// twice); any other backend reads the staging file as it grows, like a
+// client.
 func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result {
 	f.publish(info, nil)
-	commit := &Reader{Info: info, f: f, ctx: ctx}
-	f.retain()
-	committed := make(chan error, 1)
-	go func() {
-		defer commit.Close()
-		_, err := f.m.cfg.Store.PutObject(ctx, f.key.bucket, f.key.key, commit, store.PutOptions{
-			Attrs:        info.Attrs,
-			Size:         info.Size,
-			LastModified: info.LastModified,
-			Conditions:   store.Conditions{IfNoneMatchStar: true},
-		})
-		committed <- err
-	}()
+	opts := store.PutOptions{
+		Attrs:        info.Attrs,
+		Size:         info.Size,
+		LastModified: info.LastModified,
+		Conditions:   store.Conditions{IfNoneMatchStar: true},
+	}
+	var committed chan error
+	if f.mem == nil && f.m.adopter == nil {
+		commit := &Reader{Info: info, f: f, ctx: ctx}
+		f.retain()
+		committed = make(chan error, 1)
+		go func() {
+			defer commit.Close()
+			_, err := f.m.cfg.Store.PutObject(ctx, f.key.bucket, f.key.key, commit, opts)
+			committed <- err
+		}()
+	}
 
-	err := f.copy(r)
+	sum, err := f.copy(r)
 	r.Body.Close()
 	f.mu.Lock()
 	if err != nil {
@@ -307,7 +334,17 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 	f.signal()
 	f.mu.Unlock()
 
-	cerr := <-committed
+	// Only this goroutine writes f.size and f.mem; they are final now.
+	var cerr error
+	switch {
+	case committed != nil:
+		cerr = <-committed
+	case err != nil:
+	case f.mem != nil:
+		_, cerr = f.m.cfg.Store.PutObject(ctx, f.key.bucket, f.key.key, bytes.NewReader(f.mem[:f.size]), opts)
+	default:
+		cerr = f.adopt(ctx, sum, opts)
+	}
 	switch {
 	case err != nil:
 		f.m.log.Info("mirror fill aborted", "bucket", f.key.bucket, "key", f.key.key, "url", info.OriginURL, "err", err)
@@ -324,32 +361,66 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 	return ResultStored
 }
 
-// copy writes the origin's body to staging, publishing progress, and checks
-// it: length, size limit, MD5. Its error is what every reader gets.
-func (f *fill) copy(r *origin.Response) error {
-	// MD5 only when it will be checked: hashing costs more than the copy.
-	var h hash.Hash
+// adopt hands the whole staging file to the store. It is fsynced first, as
+// every stored body is before its record commits; readers still tailing it
+// keep their descriptors through the rename.
+func (f *fill) adopt(ctx context.Context, sum []byte, opts store.PutOptions) error {
+	if err := f.file.Sync(); err != nil {
+		return err
+	}
+	_, err := f.m.adopter.AdoptFile(ctx, f.key.bucket, f.key.key, f.path, f.size, sum, opts)
+	if err == nil {
+		f.mu.Lock()
+		f.path = "" // the store's file now: run must not remove it
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// copy writes the origin's body to staging (or memory), publishing
+// progress, and checks it: length, size limit, MD5. Its error is what every
+// reader gets. It returns the body's MD5 when it computed one: when checking
+// Content-MD5, or when the staging file will be adopted.
+func (f *fill) copy(r *origin.Response) ([]byte, error) {
 	var wantMD5 string
 	if f.spec.CheckMD5 {
-		if wantMD5 = r.Header.Get("Content-MD5"); wantMD5 != "" {
-			h = md5.New()
-		}
+		wantMD5 = r.Header.Get("Content-MD5")
 	}
-	buf := make([]byte, copyBuf)
+	// Hashing costs more than the copy: only when the sum is used. A
+	// backend that is not adopting hashes what it stores itself.
+	var h hash.Hash
+	if wantMD5 != "" || (f.mem == nil && f.m.adopter != nil) {
+		h = md5.New()
+	}
+	var buf []byte
+	if f.mem == nil {
+		buf = make([]byte, copyBuf)
+	}
 	var n int64
 	for {
-		k, rerr := r.Body.Read(buf)
+		p := buf
+		if f.mem != nil {
+			// Never empty: the body fails below once it passes its
+			// length, one byte before the end of mem.
+			p = f.mem[n:]
+		}
+		k, rerr := r.Body.Read(p)
 		if k > 0 {
 			if n+int64(k) > f.m.cfg.MaxSize {
-				return failed(MsgTooLarge, nil)
+				return nil, failed(MsgTooLarge, nil)
 			}
-			// f.file is not replaced while the fill runs, and the fill
-			// holds a reference, so it is safe to use without the lock.
-			if _, err := f.file.Write(buf[:k]); err != nil {
-				return failed(MsgStagingFailed, err)
+			if f.mem != nil {
+				if n+int64(k) > r.ContentLength {
+					return nil, failed(MsgShortBody, nil)
+				}
+			} else if _, err := f.file.Write(p[:k]); err != nil {
+				// f.file is not replaced while the fill runs, and the
+				// fill holds a reference, so it is safe to use without
+				// the lock.
+				return nil, failed(MsgStagingFailed, err)
 			}
 			if h != nil {
-				h.Write(buf[:k])
+				h.Write(p[:k])
 			}
 			n += int64(k)
 			f.m.metrics.BytesMirrored(int64(k))
@@ -363,21 +434,25 @@ func (f *fill) copy(r *origin.Response) error {
 		}
 		if rerr != nil {
 			if r.ContentLength >= 0 && errors.Is(rerr, io.ErrUnexpectedEOF) {
-				return failed(MsgShortBody, rerr)
+				return nil, failed(MsgShortBody, rerr)
 			}
-			return failed(MsgReadFailed, rerr)
+			return nil, failed(MsgReadFailed, rerr)
 		}
 	}
 	if r.ContentLength >= 0 && n != r.ContentLength {
-		return failed(MsgShortBody, nil)
+		return nil, failed(MsgShortBody, nil)
 	}
-	if h != nil {
+	if h == nil {
+		return nil, nil
+	}
+	sum := h.Sum(nil)
+	if wantMD5 != "" {
 		want, err := base64.StdEncoding.DecodeString(wantMD5)
-		if err != nil || !bytes.Equal(want, h.Sum(nil)) {
-			return failed(MsgMD5Mismatch, err)
+		if err != nil || !bytes.Equal(want, sum) {
+			return nil, failed(MsgMD5Mismatch, err)
 		}
 	}
-	return nil
+	return sum, nil
 }
 
 // discard reads a little of a body we do not use, so its connection may be
@@ -393,26 +468,34 @@ type Reader struct {
 	// Info describes the object; read-only.
 	Info Info
 
-	f      *fill
-	ctx    context.Context
-	pos    int64
-	closed bool
+	f       *fill
+	ctx     context.Context
+	pos     int64
+	end     int64 // with limited, the position Read ends at
+	limited bool
+	closed  bool
+	// own is this reader's descriptor of the staging file, for sendfile,
+	// which reads from a descriptor's own offset; nil until WriteTo needs
+	// it, and for a body in memory.
+	own   *os.File
+	noOwn bool // reopening the staging file failed: WriteTo copies
 }
 
-// Read reads the next bytes, waiting for the origin when it has sent no more
-// yet. io.EOF comes only once the whole body arrived and was verified (length,
-// MD5). When the fill aborts, Read returns its *FailedError, even if bytes
-// were still unread: the body is not whole and will not be stored. A client
-// that already has the headers must then be cut off — in a handler, by
-// panic(http.ErrAbortHandler) — since ending the response normally would
-// present a truncated body as complete. Read also fails with ctx's error when
-// the Open context ends.
-func (r *Reader) Read(p []byte) (int, error) {
+// Limit makes the reader end (io.EOF) after n more bytes from the current
+// position: a range of the object.
+func (r *Reader) Limit(n int64) {
+	r.end, r.limited = r.pos+n, true
+}
+
+// next waits until bytes past r.pos have arrived and returns how many may be
+// read (within the limit), or io.EOF at the end of a whole body, or the
+// fill's *FailedError, or ctx's error.
+func (r *Reader) next() (int64, error) {
 	if r.closed {
 		return 0, errors.New("mirror: read of a closed reader")
 	}
-	if len(p) == 0 {
-		return 0, nil
+	if r.limited && r.pos >= r.end {
+		return 0, io.EOF
 	}
 	f := r.f
 	for {
@@ -422,18 +505,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 			return 0, f.err
 		}
 		if avail := f.size - r.pos; avail > 0 {
-			file := f.file
 			f.mu.Unlock()
-			if int64(len(p)) > avail {
-				p = p[:avail]
+			if r.limited {
+				avail = min(avail, r.end-r.pos)
 			}
-			// The file stays open: this reader holds a reference.
-			n, err := file.ReadAt(p, r.pos)
-			r.pos += int64(n)
-			if err == io.EOF && n == len(p) {
-				err = nil
-			}
-			return n, err
+			return avail, nil
 		}
 		if f.done {
 			f.mu.Unlock()
@@ -449,10 +525,56 @@ func (r *Reader) Read(p []byte) (int, error) {
 	}
 }
 
-// WriteTo copies the rest of the body to w in large pieces (io.Copy uses it),
-// with Read's errors and contract.
+// Read reads the next bytes, waiting for the origin when it has sent no more
+// yet. io.EOF comes only once the whole body arrived and was verified (length,
+// MD5). When the fill aborts, Read returns its *FailedError, even if bytes
+// were still unread: the body is not whole and will not be stored. A client
+// that already has the headers must then be cut off — in a handler, by
+// panic(http.ErrAbortHandler) — since ending the response normally would
+// present a truncated body as complete. Read also fails with ctx's error when
+// the Open context ends.
+func (r *Reader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	avail, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	if int64(len(p)) > avail {
+		p = p[:avail]
+	}
+	// f.mem and f.file were set before the headers were published, and
+	// this reader's reference keeps the file open.
+	if mem := r.f.mem; mem != nil {
+		n := copy(p, mem[r.pos:])
+		r.pos += int64(n)
+		return n, nil
+	}
+	n, err := r.f.file.ReadAt(p, r.pos)
+	r.pos += int64(n)
+	if err == io.EOF && n == len(p) {
+		err = nil
+	}
+	return n, err
+}
+
+// WriteTo copies the rest of the body to w (io.Copy uses it), with Read's
+// errors and contract. When w is an io.ReaderFrom (net/http's response
+// writer is), each piece that has arrived goes as an io.LimitedReader of
+// the staging file, which net/http sends with sendfile(2) on plain TCP: the
+// bytes never pass through this process again.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, copyBuf)
+	if rf, ok := w.(io.ReaderFrom); ok && r.f.mem == nil {
+		if own := r.reopen(); own != nil {
+			return r.sendTo(rf, own)
+		}
+	}
+	size := copyBuf
+	if r.f.mem != nil {
+		size = len(r.f.mem)
+	}
+	buf := make([]byte, size)
 	var total int64
 	for {
 		n, err := r.Read(buf)
@@ -470,6 +592,55 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// sendTo is WriteTo through rf from the reader's own descriptor.
+func (r *Reader) sendTo(rf io.ReaderFrom, own *os.File) (int64, error) {
+	if _, err := own.Seek(r.pos, io.SeekStart); err != nil {
+		return 0, err
+	}
+	var total int64
+	for {
+		avail, err := r.next()
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+		n, werr := rf.ReadFrom(io.LimitReader(own, avail))
+		r.pos += n
+		total += n
+		if werr != nil {
+			return total, werr
+		}
+		if n < avail {
+			return total, fmt.Errorf("mirror: staging file ended %d bytes early", avail-n)
+		}
+	}
+}
+
+// reopen returns the reader's own descriptor of the staging file, opening
+// it through /proc/self/fd (which works after the file was unlinked or
+// adopted), or nil where that is not possible.
+func (r *Reader) reopen() *os.File {
+	if r.own != nil || r.noOwn {
+		return r.own
+	}
+	r.noOwn = true
+	sc, err := r.f.file.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var own *os.File
+	cerr := sc.Control(func(fd uintptr) {
+		own, err = os.Open("/proc/self/fd/" + strconv.FormatUint(uint64(fd), 10))
+	})
+	if cerr != nil || err != nil {
+		return nil
+	}
+	r.own, r.noOwn = own, false
+	return own
 }
 
 // Seek moves the read position, for a range of the object: a position past
@@ -525,6 +696,9 @@ func (r *Reader) Wait(ctx context.Context) (int64, error) {
 func (r *Reader) Close() error {
 	if !r.closed {
 		r.closed = true
+		if r.own != nil {
+			r.own.Close()
+		}
 		r.f.release()
 	}
 	return nil

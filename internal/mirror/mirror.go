@@ -72,6 +72,8 @@ type Config struct {
 	Origin *origin.Client
 	// StagingDir holds the staging files; it must exist. Files named
 	// fill-* in it are the Manager's: New removes leftovers of a crash.
+	// When Store is a store.FileAdopter, its AdoptDir is used instead and
+	// a finished staging file is committed by adoption, not copied.
 	StagingDir string
 	// MaxSize is the largest object a fill stores (DefaultMaxSize when 0).
 	MaxSize int64
@@ -88,6 +90,9 @@ type Manager struct {
 	cfg     Config
 	metrics Metrics
 	log     *slog.Logger
+	// adopter is Store as a store.FileAdopter, or nil: fills then commit
+	// by streaming the staging file into PutObject.
+	adopter store.FileAdopter
 
 	// ctx is every fill's context; Close cancels it when its deadline
 	// passes, which aborts the fills still running.
@@ -105,13 +110,17 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.Origin == nil {
 		return nil, errors.New("mirror: Config needs Store and Origin")
 	}
+	adopter, _ := cfg.Store.(store.FileAdopter)
+	if adopter != nil {
+		cfg.StagingDir = adopter.AdoptDir()
+	}
 	if fi, err := os.Stat(cfg.StagingDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("mirror: staging directory %q: not a directory (%v)", cfg.StagingDir, err)
 	}
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
 	}
-	m := &Manager{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, fills: map[fillKey]*fill{}}
+	m := &Manager{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, adopter: adopter, fills: map[fillKey]*fill{}}
 	if m.metrics == nil {
 		m.metrics = NopMetrics{}
 	}

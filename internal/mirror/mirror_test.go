@@ -7,8 +7,10 @@ import (
 	"crypto/md5"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -304,83 +306,110 @@ func TestFailover(t *testing.T) {
 // grows past MaxSize is never stored; readers get an error, the store's body
 // reader fails (not io.EOF), staging is cleaned, and the next Open fetches
 // afresh.
+// wholeCase is one bad origin body of TestWholeOrNothing.
+type wholeCase struct {
+	name string
+	bad  func(o *faultOrigin) http.HandlerFunc
+	spec func(*Spec)
+	msg  string
+	// small: the body announces a length the fill keeps in memory, so no
+	// store ever reads it.
+	small bool
+}
+
 func TestWholeOrNothing(t *testing.T) {
 	body := pattern(300 << 10)
-	cases := []struct {
-		name string
-		bad  func(o *faultOrigin) http.HandlerFunc
-		spec func(*Spec)
-		msg  string
-	}{
-		{"short body", func(*faultOrigin) http.HandlerFunc { return shortBody(body[:1000], len(body)) }, nil, MsgShortBody},
-		{"reset mid-body with length", func(*faultOrigin) http.HandlerFunc { return reset(body, true) }, nil, MsgReadFailed},
-		{"reset mid-body chunked", func(*faultOrigin) http.HandlerFunc { return reset(body, false) }, nil, MsgReadFailed},
-		{"MD5 mismatch", func(*faultOrigin) http.HandlerFunc { return serve(body, "Content-MD5", md5b64([]byte("other"))) },
-			func(s *Spec) { s.CheckMD5 = true }, MsgMD5Mismatch},
-		{"chunked past MaxSize", func(*faultOrigin) http.HandlerFunc { return chunked(pattern(600 << 10)) }, nil, MsgTooLarge},
-		{"stall past the idle timeout", func(o *faultOrigin) http.HandlerFunc {
+	stall := func(length int) func(o *faultOrigin) http.HandlerFunc {
+		return func(o *faultOrigin) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Length", "1000")
+				w.Header().Set("Content-Length", strconv.Itoa(length))
 				w.Write(make([]byte, 10))
 				w.(http.Flusher).Flush()
 				o.stall(r)
 			}
-		}, nil, MsgReadFailed},
+		}
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			o := newOrigin(t)
-			f := newFixture(t, origin.Config{IdleTimeout: 200 * time.Millisecond}, false, 500<<10)
-			s := spec(o.handle("/obj", firstTime(tc.bad(o), serve(body, "Content-MD5", md5b64(body)))))
-			s.CheckMD5 = true
-			if tc.spec != nil {
-				tc.spec(&s)
-			}
-			r, err := f.m.Open(context.Background(), s)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			_, err = io.ReadAll(r)
-			r.Close()
-			wantFailed(t, err, tc.msg)
-			if res := f.rec.waitEnd(t); res != ResultFailed {
-				t.Errorf("result = %s", res)
-			}
-			if _, _, ok := f.store.get("b", "k"); ok {
-				t.Fatal("a bad body was stored")
-			}
-			errs := f.store.errs()
-			if len(errs) != 1 || errors.Is(errs[0], io.EOF) {
-				t.Errorf("store's body errors = %v, want the fill's error", errs)
-			}
-			f.stagingEmpty(t)
-
-			r, err = f.m.Open(context.Background(), s)
-			if err != nil {
-				t.Fatalf("second Open: %v", err)
-			}
-			got, err := io.ReadAll(r)
-			r.Close()
-			if err != nil || !bytes.Equal(got, body) {
-				t.Fatalf("second fill: %d bytes, %v", len(got), err)
-			}
-			if res := f.rec.waitEnd(t); res != ResultStored {
-				t.Errorf("second result = %s", res)
-			}
-			if n := o.hitsOf("/obj"); n != 2 {
-				t.Errorf("origin hits = %d, want 2", n)
-			}
-			f.stagingEmpty(t)
-		})
+	cases := []wholeCase{
+		{"short body", func(*faultOrigin) http.HandlerFunc { return shortBody(body[:1000], len(body)) }, nil, MsgShortBody, false},
+		{"short small body", func(*faultOrigin) http.HandlerFunc { return shortBody(body[:1000], 2000) }, nil, MsgShortBody, true},
+		{"reset mid-body with length", func(*faultOrigin) http.HandlerFunc { return reset(body, true) }, nil, MsgReadFailed, false},
+		{"reset mid-body chunked", func(*faultOrigin) http.HandlerFunc { return reset(body, false) }, nil, MsgReadFailed, false},
+		{"MD5 mismatch", func(*faultOrigin) http.HandlerFunc { return serve(body, "Content-MD5", md5b64([]byte("other"))) },
+			func(s *Spec) { s.CheckMD5 = true }, MsgMD5Mismatch, false},
+		{"small MD5 mismatch", func(*faultOrigin) http.HandlerFunc { return serve(body[:100], "Content-MD5", md5b64([]byte("other"))) },
+			func(s *Spec) { s.CheckMD5 = true }, MsgMD5Mismatch, true},
+		{"chunked past MaxSize", func(*faultOrigin) http.HandlerFunc { return chunked(pattern(600 << 10)) }, nil, MsgTooLarge, false},
+		{"stall past the idle timeout", stall(1000), nil, MsgReadFailed, true},
+		{"stall past the idle timeout, large", stall(300 << 10), nil, MsgReadFailed, false},
+	}
+	for _, mode := range commitModes {
+		for _, tc := range cases {
+			t.Run(mode.name+"/"+tc.name, func(t *testing.T) {
+				wholeOrNothing(t, body, tc, mode.adopt)
+			})
+		}
 	}
 }
 
+func wholeOrNothing(t *testing.T, body []byte, tc wholeCase, adopt bool) {
+	o := newOrigin(t)
+	f := newFixtureMode(t, origin.Config{IdleTimeout: 200 * time.Millisecond}, false, 500<<10, adopt)
+	s := spec(o.handle("/obj", firstTime(tc.bad(o), serve(body, "Content-MD5", md5b64(body)))))
+	s.CheckMD5 = true
+	if tc.spec != nil {
+		tc.spec(&s)
+	}
+	r, err := f.m.Open(context.Background(), s)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	_, err = io.ReadAll(r)
+	r.Close()
+	wantFailed(t, err, tc.msg)
+	if res := f.rec.waitEnd(t); res != ResultFailed {
+		t.Errorf("result = %s", res)
+	}
+	if _, _, ok := f.store.get("b", "k"); ok {
+		t.Fatal("a bad body was stored")
+	}
+	// Streamed into PutObject, the store's read must fail, not
+	// end; adopted or small, the store never saw the body.
+	streamed := !adopt && !tc.small
+	if errs := f.store.errs(); (streamed && (len(errs) != 1 || errors.Is(errs[0], io.EOF))) || (!streamed && len(errs) != 0) {
+		t.Errorf("store's body errors = %v, want the fill's error", errs)
+	}
+	f.stagingEmpty(t)
+
+	r, err = f.m.Open(context.Background(), s)
+	if err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("second fill: %d bytes, %v", len(got), err)
+	}
+	if res := f.rec.waitEnd(t); res != ResultStored {
+		t.Errorf("second result = %s", res)
+	}
+	if n := o.hitsOf("/obj"); n != 2 {
+		t.Errorf("origin hits = %d, want 2", n)
+	}
+	f.stagingEmpty(t)
+}
+
 func TestOneFetchManyReaders(t *testing.T) {
+	for _, mode := range commitModes {
+		t.Run(mode.name, func(t *testing.T) { oneFetchManyReaders(t, mode.adopt) })
+	}
+}
+
+func oneFetchManyReaders(t *testing.T, adopt bool) {
 	const readers = 100
 	body := pattern(2 << 20)
 	o := newOrigin(t)
 	gate := make(chan struct{})
-	f := newFixture(t, origin.Config{}, false, 0)
+	f := newFixtureMode(t, origin.Config{}, false, 0, adopt)
 	s := spec(o.handle("/obj", o.gated(body, 1000, gate)))
 	sums := make([][16]byte, readers)
 	errs := make([]error, readers)
@@ -584,10 +613,16 @@ func TestChunkedAndAttrs(t *testing.T) {
 // TestClientPutWins: a PUT that lands during a fill is kept; the fill yields
 // and its readers still get the whole body.
 func TestClientPutWins(t *testing.T) {
+	for _, mode := range commitModes {
+		t.Run(mode.name, func(t *testing.T) { clientPutWins(t, mode.adopt) })
+	}
+}
+
+func clientPutWins(t *testing.T, adopt bool) {
 	body := pattern(500 << 10)
 	o := newOrigin(t)
 	gate := make(chan struct{})
-	f := newFixture(t, origin.Config{}, false, 0)
+	f := newFixtureMode(t, origin.Config{}, false, 0, adopt)
 	r, err := f.m.Open(context.Background(), spec(o.handle("/obj", o.gated(body, 1000, gate))))
 	if err != nil {
 		t.Fatal(err)
@@ -676,5 +711,81 @@ func TestCloseWaitsForFills(t *testing.T) {
 	}
 	if data, _, _ := f.store.get("b", "k"); !bytes.Equal(data, body) {
 		t.Error("Close did not let the fill commit")
+	}
+}
+
+// TestSendfileAcrossAdoption: readers copying to TCP connections (sendfile
+// from their own descriptor of the staging file) keep streaming while the
+// store adopts the file by rename and a client deletes the object.
+func TestSendfileAcrossAdoption(t *testing.T) {
+	const readers = 8
+	body := pattern(8 << 20)
+	o := newOrigin(t)
+	gate := make(chan struct{})
+	f := newFixture(t, origin.Config{}, false, 0)
+	s := spec(o.handle("/obj", o.gated(body, 1000, gate)))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	drain := make(chan struct{}) // the receivers read nothing until closed
+	sums := make([][16]byte, readers)
+	sendErrs := make([]error, readers)
+	recvErrs := make([]error, readers)
+	sendfile := make([]bool, readers)
+	var wg sync.WaitGroup
+	for i := range readers {
+		r, err := f.m.Open(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			defer out.Close()
+			defer r.Close()
+			_, sendErrs[i] = io.Copy(out, r)
+			sendfile[i] = r.own != nil
+		}()
+		go func() {
+			defer wg.Done()
+			defer in.Close()
+			<-drain
+			h := md5.New()
+			_, recvErrs[i] = io.Copy(h, in)
+			copy(sums[i][:], h.Sum(nil))
+		}()
+	}
+	close(gate)
+	if res := f.rec.waitEnd(t); res != ResultStored {
+		t.Fatalf("result = %s", res)
+	}
+	f.stagingEmpty(t) // renamed into the store while the readers were mid-body
+	if data, _, _ := f.store.get("b", "k"); !bytes.Equal(data, body) {
+		t.Fatal("stored body differs")
+	}
+	if err := f.store.DeleteObject(context.Background(), "b", "k"); err != nil {
+		t.Fatal(err)
+	}
+	close(drain)
+	wg.Wait()
+	want := md5.Sum(body)
+	for i := range readers {
+		if sendErrs[i] != nil || recvErrs[i] != nil || sums[i] != want {
+			t.Errorf("reader %d: send %v, receive %v, md5 %x want %x", i, sendErrs[i], recvErrs[i], sums[i], want)
+		}
+		if !sendfile[i] {
+			t.Errorf("reader %d did not use its own descriptor", i)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mirrorstore/internal/origin"
+	"mirrorstore/internal/store"
 )
 
 // faultOrigin is a real HTTP origin that counts its hits per path and
@@ -272,16 +273,35 @@ type fixture struct {
 	staging string
 }
 
-// newFixture builds a Manager over a memStore; ocfg configures its origin
-// client (AllowPrivate is set unless guard is true).
+// newFixture builds a Manager over the embedded engine, which adopts
+// finished staging files; ocfg configures its origin client (AllowPrivate is
+// set unless guard is true).
 func newFixture(t testing.TB, ocfg origin.Config, guard bool, maxSize int64) *fixture {
+	return newFixtureMode(t, ocfg, guard, maxSize, true)
+}
+
+// commitModes are the two ways a fill commits a staging file: adopted by
+// the store, or streamed into PutObject (a backend without FileAdopter).
+var commitModes = []struct {
+	name  string
+	adopt bool
+}{{"adopted", true}, {"streamed", false}}
+
+// newFixtureMode is newFixture, with the store adopting staging files or
+// not.
+func newFixtureMode(t testing.TB, ocfg origin.Config, guard bool, maxSize int64, adopt bool) *fixture {
 	if !guard {
 		ocfg.AllowPrivate = true
 	}
 	ocfg.Version = "test"
 	client := origin.NewClient(ocfg)
 	f := &fixture{store: newTestStore(t), rec: newRecorder(), staging: t.TempDir()}
-	m, err := New(Config{Store: f.store, Origin: client, StagingDir: f.staging, MaxSize: maxSize, Metrics: f.rec,
+	var st store.Backend = f.store
+	if adopt {
+		a := adoptingStore{f.store}
+		st, f.staging = a, a.AdoptDir()
+	}
+	m, err := New(Config{Store: st, Origin: client, StagingDir: f.staging, MaxSize: maxSize, Metrics: f.rec,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -74,3 +74,13 @@ func (s *testStore) errs() []error {
 	defer s.mu.Unlock()
 	return append([]error(nil), s.bodyErrs...)
 }
+
+// adoptingStore is testStore with the engine's FileAdopter showing through,
+// as the server wires it.
+type adoptingStore struct{ *testStore }
+
+func (s adoptingStore) AdoptDir() string { return s.Backend.(store.FileAdopter).AdoptDir() }
+
+func (s adoptingStore) AdoptFile(ctx context.Context, bucket, key, path string, size int64, md5 []byte, opts store.PutOptions) (store.ObjectInfo, error) {
+	return s.Backend.(store.FileAdopter).AdoptFile(ctx, bucket, key, path, size, md5, opts)
+}

@@ -116,14 +116,15 @@ func (h *Handler) serveMirror(w http.ResponseWriter, r *http.Request, req *reque
 		return nil
 	}
 
-	var body io.Reader = rd
 	if rg != nil {
 		if _, err := rd.Seek(off, io.SeekStart); err != nil {
 			h.abortMirror(r, req, err)
 		}
-		body = io.LimitReader(rd, n)
+		rd.Limit(n)
 	}
-	if _, err := io.Copy(fw, body); err != nil {
+	// The reader's WriteTo hands fw's ReadFrom each piece as it arrives,
+	// as a slice of the staging file: sendfile on plain TCP.
+	if _, err := io.Copy(fw, rd); err != nil {
 		h.abortMirror(r, req, err)
 	}
 	return nil
@@ -140,6 +141,18 @@ type flushWriter struct {
 
 func (f flushWriter) Write(p []byte) (int, error) {
 	n, err := f.w.Write(p)
+	if err == nil {
+		err = f.rc.Flush()
+	}
+	return n, err
+}
+
+// ReadFrom passes src to the response writer's ReadFrom, which sends a file
+// (or an io.LimitedReader of one) with sendfile when the answer has a length
+// and the connection is plain TCP, then flushes whatever a chunked or TLS
+// answer buffered.
+func (f flushWriter) ReadFrom(src io.Reader) (int64, error) {
+	n, err := io.Copy(f.w, src)
 	if err == nil {
 		err = f.rc.Flush()
 	}
