@@ -6,14 +6,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -436,5 +439,242 @@ func TestMirrorMetricsAndStatus(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("status page lacks %q:\n%s", want, page)
 		}
+	}
+}
+
+// startOn starts a server over dataDir with the test credentials; the
+// caller shuts it down (the cleanup does too, if the test stops first).
+func startOn(t *testing.T, dataDir string, edit func(*server.Config)) *testServer {
+	t.Helper()
+	cfg := server.Config{
+		Addr:            "127.0.0.1:0",
+		DataDir:         dataDir,
+		AccessKey:       testAccessKey,
+		SecretKey:       testSecretKey,
+		ShutdownTimeout: 5 * time.Second,
+		StatusPublic:    true,
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := server.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx) // a second Shutdown returns the first one's result
+	})
+	waitReady(t, client, s.URL())
+	return &testServer{Server: s, client: client}
+}
+
+func (ts *testServer) stop(t *testing.T) {
+	t.Helper()
+	ts.client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestBucketCountsSurviveRestart: the objects and bytes per bucket are the
+// store's own counts, so a restarted server scrapes the same numbers, and
+// deleting an object written before the restart counts down from them
+// (never below zero).
+func TestBucketCountsSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	ts := startOn(t, data, nil)
+	c := ts.rootClient()
+	for _, b := range []string{"keep", "idle"} {
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(c *s3.Client, key string, size int) {
+		t.Helper()
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("keep"), Key: aws.String(key), Body: bytes.NewReader(bytes.Repeat([]byte("k"), size))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(c, "a", 10_000)
+	put(c, "b", 5)
+	put(c, "a", 3) // replaced: bytes move, objects do not
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("keep"), Key: aws.String("b")}); err != nil {
+		t.Fatal(err)
+	}
+	// A multipart object: one 5 MiB part and a 10-byte one.
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("keep"), Key: aws.String("mp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []types.CompletedPart
+	for i, size := range []int{5 << 20, 10} {
+		p, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("keep"), Key: aws.String("mp"), UploadId: up.UploadId,
+			PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(bytes.Repeat([]byte("p"), size))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, types.CompletedPart{ETag: p.ETag, PartNumber: aws.Int32(int32(i + 1))})
+	}
+	if _, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("keep"), Key: aws.String("mp"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]float64{
+		`mirrorstore_bucket_objects{bucket="keep"}`: 2,
+		`mirrorstore_bucket_bytes{bucket="keep"}`:   3 + 5<<20 + 10,
+		`mirrorstore_bucket_objects{bucket="idle"}`: 0,
+		`mirrorstore_bucket_bytes{bucket="idle"}`:   0,
+	}
+	check := func(ts *testServer, when string) {
+		t.Helper()
+		m := ts.scrape(t)
+		for k, v := range want {
+			if got, ok := m[k]; !ok || got != v {
+				t.Errorf("%s: %s = %v (present %v), want %v", when, k, got, ok, v)
+			}
+		}
+		row := fmt.Sprintf(`<td>keep</td><td class="n">%d</td><td class="n">%s</td>`,
+			int(want[`mirrorstore_bucket_objects{bucket="keep"}`]), fmt.Sprintf("%.1f MiB", want[`mirrorstore_bucket_bytes{bucket="keep"}`]/(1<<20)))
+		if page := ts.statusPage(t); !strings.Contains(page, row) {
+			t.Errorf("%s: status page lacks %q:\n%s", when, row, page)
+		}
+	}
+	check(ts, "before the restart")
+	ts.stop(t)
+
+	ts = startOn(t, data, nil)
+	check(ts, "after the restart")
+
+	// Objects written before the restart count down from the kept
+	// numbers: a delta kept in memory would go below zero here.
+	c = ts.rootClient()
+	for _, k := range []string{"a", "mp"} {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("keep"), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want[`mirrorstore_bucket_objects{bucket="keep"}`] = 0
+	want[`mirrorstore_bucket_bytes{bucket="keep"}`] = 0
+	m := ts.scrape(t)
+	for k, v := range want {
+		if got, ok := m[k]; !ok || got != v {
+			t.Errorf("after deleting everything: %s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+	// A deleted bucket leaves the metrics.
+	if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("idle")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ts.scrape(t)[`mirrorstore_bucket_objects{bucket="idle"}`]; ok {
+		t.Error("a deleted bucket still has an object count")
+	}
+}
+
+// logSink collects a server's log lines for a test to read.
+type logSink struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// lines returns the JSON log records whose msg is msg.
+func (s *logSink) lines(t *testing.T, msg string) []map[string]any {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, l := range strings.Split(s.b.String(), "\n") {
+		if l == "" {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestAbortedMirrorAnswerIsLoggedAndCounted: an origin that drops its
+// connection in the middle of a body cuts the client's answer after its
+// 200 went out. The request still gets its log line (status 200, outcome
+// aborted, the origin URL, the cause) and counts under status_class
+// "aborted", not as a served GET.
+func TestAbortedMirrorAnswerIsLoggedAndCounted(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.Write(bytes.Repeat([]byte("d"), 5000))
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer origin.Close()
+	var logs logSink
+	ts := startOn(t, filepath.Join(t.TempDir(), "data"), func(c *server.Config) {
+		c.Mirror.AllowPrivate = true
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	ts.mirrorBucket(t, "cut", mirrorRule(1, "", origin.URL+"/", ""))
+
+	a, err := ts.try(signedRequest(t, ts.URL(), http.MethodGet, "/cut/file.bin", nil))
+	if err == nil && a.readErr == nil {
+		t.Fatalf("the cut answer read whole: %d, %d bytes", a.status, len(a.body))
+	}
+	if err == nil && a.status != http.StatusOK {
+		t.Fatalf("status %d, want the 200 sent before the cut", a.status)
+	}
+
+	var line map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for line == nil {
+		for _, l := range logs.lines(t, "request") {
+			if l["op"] == "GetObject" && l["key"] == "file.bin" {
+				line = l
+			}
+		}
+		if line == nil && time.Now().After(deadline) {
+			t.Fatalf("no request line for the cut GET:\n%s", logs.b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if line["outcome"] != "aborted" || line["status"] != float64(200) || line["level"] != "WARN" ||
+		line["origin"] != origin.URL+"/file.bin" || line["err"] == nil || line["bucket"] != "cut" {
+		t.Errorf("request line: %v", line)
+	}
+	if bo, _ := line["bytes_out"].(float64); bo >= 100000 {
+		t.Errorf("bytes_out %v: want what went out before the cut", line["bytes_out"])
+	}
+
+	m := ts.scrape(t)
+	for k, v := range map[string]float64{
+		`mirrorstore_requests_total{operation="GetObject",status_class="aborted"}`: 1,
+		`mirrorstore_gets_filled_total{bucket="cut"}`:                              0,
+		`mirrorstore_mirror_fills_total{result="failed"}`:                          1,
+		`mirrorstore_bucket_objects{bucket="cut"}`:                                 0,
+	} {
+		if got := m[k]; got != v {
+			t.Errorf("%s = %v, want %v", k, got, v)
+		}
+	}
+	if _, ok := m[`mirrorstore_requests_total{operation="GetObject",status_class="2xx"}`]; ok {
+		t.Error("the cut GET was counted as a 2xx")
 	}
 }

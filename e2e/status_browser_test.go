@@ -160,7 +160,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatalf("metrics after the sequence: objects %v bytes %v local %v filled %v; all: %v", objects, bytes, local, fills, m)
 	}
 
-	row := regexp.MustCompile(`<tr><td>web</td><td class="n">([^<]*)</td><td class="n">([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>`).FindStringSubmatch(dom)
+	row := regexp.MustCompile(`<tr><td>web</td><td class="n">([^<]*)</td><td class="n">([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td><div>([^<]*)</div></td></tr>`).FindStringSubmatch(dom)
 	if row == nil {
 		t.Fatalf("no row for bucket web in the rendered page:\n%s", dom)
 	}
@@ -172,6 +172,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	if got, want := row[3], "80.0% (4 local, 1 filled)"; got != want {
 		t.Errorf("hit ratio shows %q, want %q", got, want)
+	}
+	if got, want := html.UnescapeString(row[5]), "#1 * on 404 → Mirror "+o.URL+"/"; got != want {
+		t.Errorf("rules column shows %q, want %q", got, want)
 	}
 
 	// No fill in flight, as mirrorstore_mirror_fills_in_flight says; the

@@ -14,14 +14,17 @@
 // same ratio over the last minute and hour is kept in memory for the status
 // page (HitRatios).
 //
-// mirrorstore_bucket_objects and mirrorstore_bucket_bytes move by the deltas
-// of the writes this process makes (Stored); they are not read from the
-// store, so after a restart they start at zero and count the change since
-// the start (they can go below zero when older objects are deleted). With
-// the scale-out backend they are per node.
+// mirrorstore_bucket_objects and mirrorstore_bucket_bytes come from one of
+// two sources. With NewWithUsage they are read at scrape time from counts
+// the store keeps exactly (the embedded engine: one metadata read per
+// bucket), so they survive restarts. With New they move by the deltas of
+// the writes this process makes (Stored): that is the scale-out backend,
+// where no node sees the whole picture, so they are per node and count the
+// change since the process started.
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"sort"
 	"strconv"
@@ -57,17 +60,47 @@ type Metrics struct {
 	buckets bucketSet
 	errors  errorRing
 
+	// usage, when set, is where the per-bucket object and byte counts
+	// come from (NewWithUsage); otherwise they are Stored's deltas.
+	usage                  UsageFunc
+	descObjects, descBytes *prometheus.Desc
+
 	now func() time.Time
 }
 
+// BucketUsage is what one bucket stores.
+type BucketUsage struct {
+	Bucket         string
+	Objects, Bytes int64
+}
+
+// UsageFunc returns every bucket's stored objects and bytes. It is called at
+// each scrape and status page, so it must be cheap.
+type UsageFunc func(ctx context.Context) ([]BucketUsage, error)
+
+// usageTimeout bounds a UsageFunc call, so a scrape never hangs on it.
+const usageTimeout = 5 * time.Second
+
+// NewWithUsage is New, with the per-bucket object and byte counts read from
+// usage at scrape time: exact, and kept across restarts by the store.
+func NewWithUsage(usage UsageFunc) *Metrics {
+	return newMetrics(usage)
+}
+
 // New returns a Metrics with its collectors registered on a new Registry,
-// along with the Go runtime and process collectors.
+// along with the Go runtime and process collectors. Its per-bucket object and
+// byte counts are this process's deltas (Stored): per node.
 func New() *Metrics {
+	return newMetrics(nil)
+}
+
+func newMetrics(usage UsageFunc) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		usage: usage,
+		reg:   prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrorstore_requests_total",
-			Help: "Requests by S3 operation and status class (2xx, 3xx, 4xx, 5xx).",
+			Help: "Requests by S3 operation and status class (2xx, 3xx, 4xx, 5xx, or aborted: cut short after the headers went out).",
 		}, []string{"operation", "status_class"}),
 		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mirrorstore_bytes_received_total",
@@ -105,6 +138,17 @@ func New() *Metrics {
 		}, []string{"bucket", "rule"}),
 		now: time.Now,
 	}
+	if usage != nil {
+		m.descObjects = prometheus.NewDesc("mirrorstore_bucket_objects",
+			"Objects stored per bucket, as the store counts them.", []string{"bucket"}, nil)
+		m.descBytes = prometheus.NewDesc("mirrorstore_bucket_bytes",
+			"Bytes stored per bucket, as the store counts them.", []string{"bucket"}, nil)
+	} else {
+		m.descObjects = prometheus.NewDesc("mirrorstore_bucket_objects",
+			"Objects stored per bucket, moved by this node's writes since it started (per node: other nodes of the scale-out backend write too).", []string{"bucket"}, nil)
+		m.descBytes = prometheus.NewDesc("mirrorstore_bucket_bytes",
+			"Bytes stored per bucket, moved by this node's writes since it started (per node: other nodes of the scale-out backend write too).", []string{"bucket"}, nil)
+	}
 	m.buckets.m = map[string]*bucketStats{}
 	m.errors.buf = make([]OriginError, errorRingSize)
 	for _, r := range fillResults {
@@ -140,7 +184,27 @@ func (m *Metrics) Request(op string, status int, in, out int64, d time.Duration)
 	if status == 0 {
 		status = http.StatusOK
 	}
-	m.requests.WithLabelValues(op, statusClass(status)).Inc()
+	m.observe(op, statusClass(status), in, out, d)
+}
+
+// AbortedClass is the status_class of requests whose answer was cut short
+// after its headers went out.
+const AbortedClass = "aborted"
+
+// Aborted observes a request whose answer was cut short after its headers
+// went out: a mirror fill that failed mid-body, or a client that went away
+// during one. Whatever status its headers said, the client did not get the
+// answer, so it counts under status_class "aborted" rather than that
+// status's class; its bytes out are those sent before the cut.
+func (m *Metrics) Aborted(op string, in, out int64, d time.Duration) {
+	if op == "" {
+		op = "Unknown"
+	}
+	m.observe(op, AbortedClass, in, out, d)
+}
+
+func (m *Metrics) observe(op, class string, in, out int64, d time.Duration) {
+	m.requests.WithLabelValues(op, class).Inc()
 	if in > 0 {
 		m.bytesIn.WithLabelValues(op).Add(float64(in))
 	}
@@ -173,10 +237,18 @@ func (m *Metrics) BytesMirrored(n int64) { m.bytesMirrored.Add(float64(n)) }
 // Redirect counts a redirect answered by rule (its RuleNumber) of bucket.
 func (m *Metrics) Redirect(bucket, rule string) { m.redirects.WithLabelValues(bucket, rule).Inc() }
 
+// UsageExact reports whether the per-bucket object and byte counts are the
+// store's own (NewWithUsage) rather than this node's deltas.
+func (m *Metrics) UsageExact() bool { return m.usage != nil }
+
 // Stored moves a bucket's object and byte counts by the deltas of one write:
 // +1 and the size for a new object, 0 and the size difference for a
-// replaced one, -1 and minus the size for a deleted one.
+// replaced one, -1 and minus the size for a deleted one. It is ignored
+// when the counts come from the store (NewWithUsage).
 func (m *Metrics) Stored(bucket string, objects, bytes int64) {
+	if m.usage != nil {
+		return
+	}
 	b := m.buckets.get(bucket)
 	b.mu.Lock()
 	b.objects += objects
@@ -227,32 +299,50 @@ func (w Window) Ratio() (ratio float64, ok bool) {
 // BucketStatus is what the status page shows of one bucket.
 type BucketStatus struct {
 	Bucket string
-	// Objects and Bytes are the deltas since the start (see the package
-	// comment).
+	// Objects and Bytes are the store's counts (NewWithUsage) or this
+	// node's deltas since the start (New); see the package comment.
 	Objects, Bytes int64
 	// Minute and Hour are the GETs of the last 60 seconds and 60 minutes.
 	Minute, Hour Window
 }
 
-// Buckets returns the buckets this process has seen, by name.
-func (m *Metrics) Buckets() []BucketStatus {
+// Buckets returns, by name, every bucket the store counts (NewWithUsage)
+// and every bucket this process has seen. An error reading the store's
+// counts is returned with the buckets this process has seen.
+func (m *Metrics) Buckets(ctx context.Context) ([]BucketStatus, error) {
 	now := m.now().Unix()
+	byName := map[string]*BucketStatus{}
+	var uerr error
+	if m.usage != nil {
+		ctx, cancel := context.WithTimeout(ctx, usageTimeout)
+		us, err := m.usage(ctx)
+		cancel()
+		uerr = err
+		for _, u := range us {
+			byName[u.Bucket] = &BucketStatus{Bucket: u.Bucket, Objects: u.Objects, Bytes: u.Bytes}
+		}
+	}
 	m.buckets.mu.Lock()
-	out := make([]BucketStatus, 0, len(m.buckets.m))
 	for name, b := range m.buckets.m {
+		st := byName[name]
+		if st == nil {
+			st = &BucketStatus{Bucket: name}
+			byName[name] = st
+		}
 		b.mu.Lock()
-		out = append(out, BucketStatus{
-			Bucket:  name,
-			Objects: b.objects,
-			Bytes:   b.bytes,
-			Minute:  b.minute.sum(now),
-			Hour:    b.hour.sum(now / 60),
-		})
+		if m.usage == nil {
+			st.Objects, st.Bytes = b.objects, b.bytes
+		}
+		st.Minute, st.Hour = b.minute.sum(now), b.hour.sum(now/60)
 		b.mu.Unlock()
 	}
 	m.buckets.mu.Unlock()
+	out := make([]BucketStatus, 0, len(byName))
+	for _, st := range byName {
+		out = append(out, *st)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Bucket < out[j].Bucket })
-	return out
+	return out, uerr
 }
 
 type bucketSet struct {
@@ -315,10 +405,6 @@ func (s *slots) sum(unit int64) Window {
 type bucketCollector struct{ m *Metrics }
 
 var (
-	descObjects = prometheus.NewDesc("mirrorstore_bucket_objects",
-		"Objects stored per bucket, moved by this process's writes since it started (per node with the scale-out backend).", []string{"bucket"}, nil)
-	descBytes = prometheus.NewDesc("mirrorstore_bucket_bytes",
-		"Bytes stored per bucket, moved by this process's writes since it started (per node with the scale-out backend).", []string{"bucket"}, nil)
 	descLocal = prometheus.NewDesc("mirrorstore_gets_local_total",
 		"Successful object GETs served from the store, per bucket (the hit side of the mirror hit ratio).", []string{"bucket"}, nil)
 	descFilled = prometheus.NewDesc("mirrorstore_gets_filled_total",
@@ -326,22 +412,37 @@ var (
 )
 
 func (c bucketCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descObjects
-	ch <- descBytes
+	ch <- c.m.descObjects
+	ch <- c.m.descBytes
 	ch <- descLocal
 	ch <- descFilled
 }
 
+// Collect reads the store's counts when they are its source. A failure to
+// read them (the engine closing, a backend away) leaves those series out of
+// this scrape rather than failing it: the other metrics matter most then.
 func (c bucketCollector) Collect(ch chan<- prometheus.Metric) {
-	s := &c.m.buckets
+	m := c.m
+	if m.usage != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), usageTimeout)
+		us, _ := m.usage(ctx)
+		cancel()
+		for _, u := range us {
+			ch <- prometheus.MustNewConstMetric(m.descObjects, prometheus.GaugeValue, float64(u.Objects), u.Bucket)
+			ch <- prometheus.MustNewConstMetric(m.descBytes, prometheus.GaugeValue, float64(u.Bytes), u.Bucket)
+		}
+	}
+	s := &m.buckets
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, b := range s.m {
 		b.mu.Lock()
 		objects, bytes, local, filled := b.objects, b.bytes, b.local, b.filled
 		b.mu.Unlock()
-		ch <- prometheus.MustNewConstMetric(descObjects, prometheus.GaugeValue, float64(objects), name)
-		ch <- prometheus.MustNewConstMetric(descBytes, prometheus.GaugeValue, float64(bytes), name)
+		if m.usage == nil {
+			ch <- prometheus.MustNewConstMetric(m.descObjects, prometheus.GaugeValue, float64(objects), name)
+			ch <- prometheus.MustNewConstMetric(m.descBytes, prometheus.GaugeValue, float64(bytes), name)
+		}
 		ch <- prometheus.MustNewConstMetric(descLocal, prometheus.CounterValue, float64(local), name)
 		ch <- prometheus.MustNewConstMetric(descFilled, prometheus.CounterValue, float64(filled), name)
 	}

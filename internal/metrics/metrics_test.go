@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -95,7 +97,7 @@ func TestHitWindows(t *testing.T) {
 	}
 	now = now.Add(30 * time.Second)
 	m.GetServed("b", false)
-	st := m.Buckets()
+	st := buckets(t, m)
 	if len(st) != 1 || st[0].Minute != (Window{Local: 1, Filled: 3}) || st[0].Hour != (Window{Local: 1, Filled: 3}) {
 		t.Fatalf("after 30s: %+v", st)
 	}
@@ -105,7 +107,7 @@ func TestHitWindows(t *testing.T) {
 
 	// 61 s after the first GETs they have left the minute, not the hour.
 	now = now.Add(31 * time.Second)
-	st = m.Buckets()
+	st = buckets(t, m)
 	if st[0].Minute != (Window{Local: 1}) || st[0].Hour != (Window{Local: 1, Filled: 3}) {
 		t.Fatalf("after 61s: %+v", st)
 	}
@@ -113,7 +115,7 @@ func TestHitWindows(t *testing.T) {
 	// Past an hour everything has left both windows, even though the
 	// slots are reused only when written.
 	now = now.Add(time.Hour)
-	st = m.Buckets()
+	st = buckets(t, m)
 	if st[0].Minute != (Window{}) || st[0].Hour != (Window{}) {
 		t.Fatalf("after an hour: %+v", st)
 	}
@@ -121,7 +123,7 @@ func TestHitWindows(t *testing.T) {
 		t.Fatal("an empty window has a ratio")
 	}
 	m.GetServed("b", false)
-	if st = m.Buckets(); st[0].Minute != (Window{Local: 1}) {
+	if st = buckets(t, m); st[0].Minute != (Window{Local: 1}) {
 		t.Fatalf("slot reuse: %+v", st)
 	}
 }
@@ -143,5 +145,87 @@ func TestOriginErrorRing(t *testing.T) {
 	}
 	if got[0].Time.IsZero() {
 		t.Fatal("time not stamped")
+	}
+}
+
+func buckets(t *testing.T, m *Metrics) []BucketStatus {
+	t.Helper()
+	st, err := m.Buckets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestUsageFromStore: with NewWithUsage the object and byte counts are the
+// store's at each scrape (Stored is ignored), every bucket the store
+// counts is listed with the hit counts of those seen, and a store that
+// cannot answer leaves those series out without failing the scrape.
+func TestUsageFromStore(t *testing.T) {
+	var fail error
+	stored := []BucketUsage{{"a", 2, 300}, {"b", 0, 0}}
+	m := NewWithUsage(func(ctx context.Context) ([]BucketUsage, error) {
+		if fail != nil {
+			return nil, fail
+		}
+		return stored, nil
+	})
+	if !m.UsageExact() || New().UsageExact() {
+		t.Fatal("UsageExact")
+	}
+	m.Stored("a", 5, 5000)
+	m.GetServed("c", false)
+	text := scrape(t, m)
+	for _, want := range []string{
+		`mirrorstore_bucket_objects{bucket="a"} 2`,
+		`mirrorstore_bucket_bytes{bucket="a"} 300`,
+		`mirrorstore_bucket_objects{bucket="b"} 0`,
+		`mirrorstore_gets_local_total{bucket="c"} 1`,
+		"# HELP mirrorstore_bucket_objects Objects stored per bucket, as the store counts them.",
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("exposition lacks %q", want)
+		}
+	}
+	if strings.Contains(text, `mirrorstore_bucket_objects{bucket="c"}`) {
+		t.Error("a bucket the store does not count got an object count")
+	}
+	st := buckets(t, m)
+	if len(st) != 3 || st[0] != (BucketStatus{Bucket: "a", Objects: 2, Bytes: 300}) || st[2].Bucket != "c" || st[2].Minute.Local != 1 {
+		t.Fatalf("buckets: %+v", st)
+	}
+
+	fail = errors.New("engine closed")
+	text = scrape(t, m)
+	if strings.Contains(text, "mirrorstore_bucket_objects{") || !strings.Contains(text, `mirrorstore_gets_local_total{bucket="c"} 1`) {
+		t.Errorf("scrape with a failing store:\n%s", text)
+	}
+	if _, err := m.Buckets(context.Background()); !errors.Is(err, fail) {
+		t.Errorf("Buckets with a failing store: %v", err)
+	}
+}
+
+func TestPerNodeHelp(t *testing.T) {
+	m := New()
+	m.Stored("a", 1, 1)
+	if text := scrape(t, m); !strings.Contains(text, "per node") {
+		t.Error("the per-node counts do not say so")
+	}
+}
+
+func TestAborted(t *testing.T) {
+	m := New()
+	m.Aborted("GetObject", 0, 1234, time.Second)
+	m.Request("GetObject", 200, 0, 10, time.Millisecond)
+	text := scrape(t, m)
+	for _, want := range []string{
+		`mirrorstore_requests_total{operation="GetObject",status_class="aborted"} 1`,
+		`mirrorstore_requests_total{operation="GetObject",status_class="2xx"} 1`,
+		`mirrorstore_bytes_sent_total{operation="GetObject"} 1244`,
+		`mirrorstore_request_duration_seconds_count{operation="GetObject"} 2`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("exposition lacks %q", want)
+		}
 	}
 }

@@ -82,6 +82,9 @@ func (h *Handler) deleteBucket(w http.ResponseWriter, r *http.Request, req *requ
 		return err
 	}
 	h.acl.forget(req.bucket)
+	if m := h.ops.metrics; m != nil {
+		m.ForgetBucket(req.bucket)
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -99,7 +100,18 @@ type request struct {
 	resource string
 	// filled is set when a mirror fill answered the request.
 	filled bool
+	// origin is the origin URL a Mirror rule sent the request to, for
+	// its log line.
+	origin string
+	// abortCause is why the answer was cut short after its headers
+	// (set just before panic(http.ErrAbortHandler)).
+	abortCause error
 }
+
+// errAborted is the outcome of a request whose handler did not return: it
+// cut its answer short after the headers with panic(http.ErrAbortHandler)
+// (a mirror fill that failed mid-body, or its client gone).
+var errAborted = errors.New("answer cut short after the headers went out")
 
 // New returns a Handler serving cfg.Backend.
 func New(cfg Config) *Handler {
@@ -149,6 +161,15 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w := &responseWriter{ResponseWriter: rw}
 	req := &request{reqID: h.newRequestID()}
 	w.Header()["X-Amz-Request-Id"] = []string{req.reqID}
+	// A handler that cuts its answer short panics, and the panic goes on
+	// to net/http, which closes the connection; the request still gets
+	// its log line and its count, here, on the way out.
+	finished := false
+	defer func() {
+		if !finished {
+			h.logRequest(r, req, w, start, errAborted)
+		}
+	}()
 
 	var err error
 	if release, ok := h.admit(r); ok {
@@ -161,6 +182,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, req, err)
 	}
 	h.logRequest(r, req, w, start, err)
+	finished = true
 }
 
 // serve does everything but the error writing and the log line.
@@ -295,13 +317,17 @@ func (h *Handler) serveHealth(w *responseWriter, r *http.Request, req *request, 
 // logRequest writes the one log line of a request. Secrets never reach it:
 // the query string (which carries presigned signatures) is not logged.
 func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, start time.Time, err error) {
-	h.observe(r, req, w, start)
+	aborted := errors.Is(err, errAborted)
+	h.observe(r, req, w, start, aborted)
 	if h.log == nil {
 		return
 	}
 	ctx := r.Context()
 	level := slog.LevelInfo
-	if w.status >= 500 && w.status != http.StatusNotImplemented {
+	switch {
+	case aborted:
+		level = slog.LevelWarn
+	case w.status >= 500 && w.status != http.StatusNotImplemented:
 		level = slog.LevelError
 	}
 	if !h.log.Enabled(ctx, level) {
@@ -322,7 +348,19 @@ func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, s
 	if req.id != nil && !req.id.Anonymous {
 		attrs = append(attrs, slog.String("access_key", req.id.Credential.AccessKey))
 	}
-	if err != nil {
+	if req.origin != "" {
+		attrs = append(attrs, slog.String("origin", req.origin))
+	}
+	switch {
+	case aborted:
+		cause := req.abortCause
+		if cause == nil {
+			cause = err
+		}
+		attrs = append(attrs, slog.String("outcome", "aborted"), slog.String("err", cause.Error()))
+	case req.filled && err == nil:
+		attrs = append(attrs, slog.String("outcome", "filled"))
+	case err != nil:
 		if e, internal := toError(err); internal || e.Status >= 500 {
 			attrs = append(attrs, slog.String("err", err.Error()))
 		} else {

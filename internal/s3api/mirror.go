@@ -57,6 +57,9 @@ func (h *Handler) serveMirror(w http.ResponseWriter, r *http.Request, req *reque
 		}
 		return err
 	}
+	if len(spec.URLs) > 0 {
+		req.origin = spec.URLs[0]
+	}
 	ctx := r.Context()
 	rd, err := h.mirror.Open(ctx, spec)
 	if err != nil {
@@ -64,6 +67,9 @@ func (h *Handler) serveMirror(w http.ResponseWriter, r *http.Request, req *reque
 	}
 	defer rd.Close()
 	req.filled = true // for the bucket's hit ratio
+	if rd.Info.OriginURL != "" {
+		req.origin = rd.Info.OriginURL
+	}
 
 	size := rd.Info.Size
 	var off, n int64 = 0, size
@@ -161,12 +167,10 @@ func (f flushWriter) ReadFrom(src io.Reader) (int64, error) {
 
 // abortMirror cuts the client's connection after the headers went out: the
 // fill failed (the body is not whole and is not stored) or the client went
-// away. It logs the cause here, since the request's own log line is skipped
-// by the panic.
+// away. ServeHTTP logs and counts the request as aborted, with err as the
+// cause, on the panic's way out.
 func (h *Handler) abortMirror(r *http.Request, req *request, err error) {
-	if h.log != nil && r.Context().Err() == nil {
-		h.log.Warn("mirror answer cut short", "id", req.reqID, "bucket", req.bucket, "key", req.key, "err", err)
-	}
+	req.abortCause = err
 	panic(http.ErrAbortHandler)
 }
 

@@ -2,7 +2,9 @@ package s3api
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -12,6 +14,8 @@ import (
 
 	"mirrorstore/internal/metrics"
 	"mirrorstore/internal/mirror"
+	"mirrorstore/internal/rules"
+	"mirrorstore/internal/store"
 )
 
 // Ops configures the operator endpoints and the request cap.
@@ -58,10 +62,15 @@ func (h *Handler) admit(r *http.Request) (release func(), ok bool) {
 }
 
 // observe feeds one finished request to the metrics: the request counters,
-// and for a successful object GET the bucket's hit ratio.
-func (h *Handler) observe(r *http.Request, req *request, w *responseWriter, start time.Time) {
+// and for a successful object GET the bucket's hit ratio. An aborted
+// request counts under its own status class and is no successful GET.
+func (h *Handler) observe(r *http.Request, req *request, w *responseWriter, start time.Time, aborted bool) {
 	m := h.ops.metrics
 	if m == nil {
+		return
+	}
+	if aborted {
+		m.Aborted(req.op, max(r.ContentLength, 0), w.written, time.Since(start))
 		return
 	}
 	status := w.status
@@ -105,7 +114,7 @@ func (h *Handler) serveOps(w *responseWriter, r *http.Request, req *request, pat
 		}
 	}
 	var buf bytes.Buffer
-	if err := statusPage.Execute(&buf, h.statusData(time.Now())); err != nil {
+	if err := statusPage.Execute(&buf, h.statusData(r.Context(), time.Now())); err != nil {
 		return fmt.Errorf("status page: %w", err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -148,6 +157,8 @@ func (h *Handler) statusAuthorized(r *http.Request, req *request) (bool, error) 
 type statusBucket struct {
 	metrics.BucketStatus
 	Bytes string
+	// Rules are the bucket's routing rules, one line each.
+	Rules []string
 }
 
 type statusFill struct {
@@ -163,17 +174,26 @@ type statusError struct {
 type statusView struct {
 	Now     string
 	Buckets []statusBucket
-	Fills   []statusFill
-	Errors  []statusError
+	// UsageExact is true when objects and bytes are the store's own
+	// counts, false when they are this node's writes since it started.
+	UsageExact bool
+	// UsageError says why the store's counts could not be read.
+	UsageError string
+	Fills      []statusFill
+	Errors     []statusError
 	// Mirror is false when mirroring is off.
 	Mirror bool
 }
 
-func (h *Handler) statusData(now time.Time) statusView {
+func (h *Handler) statusData(ctx context.Context, now time.Time) statusView {
 	m := h.ops.metrics
-	v := statusView{Now: now.UTC().Format(time.RFC1123), Mirror: h.mirror != nil}
-	for _, b := range m.Buckets() {
-		v.Buckets = append(v.Buckets, statusBucket{BucketStatus: b, Bytes: humanBytes(b.Bytes)})
+	v := statusView{Now: now.UTC().Format(time.RFC1123), Mirror: h.mirror != nil, UsageExact: m.UsageExact()}
+	bs, err := m.Buckets(ctx)
+	if err != nil {
+		v.UsageError = err.Error()
+	}
+	for _, b := range bs {
+		v.Buckets = append(v.Buckets, statusBucket{BucketStatus: b, Bytes: humanBytes(b.Bytes), Rules: h.ruleLines(ctx, b.Bucket)})
 	}
 	if h.mirror != nil {
 		for _, f := range h.mirror.Snapshot() {
@@ -189,6 +209,87 @@ func (h *Handler) statusData(now time.Time) statusView {
 		v.Errors = append(v.Errors, statusError{OriginError: e, Ago: now.Sub(e.Time).Round(time.Second).String() + " ago"})
 	}
 	return v
+}
+
+// ruleLines describes a bucket's routing rules, one line each, read from
+// the stored configuration; a bucket without one has none.
+func (h *Handler) ruleLines(ctx context.Context, bucket string) []string {
+	if h.backend == nil {
+		return nil
+	}
+	data, err := h.backend.GetBucketConfig(ctx, bucket, websiteConfig)
+	if errors.Is(err, store.ErrNoSuchConfig) || errors.Is(err, store.ErrNoSuchBucket) {
+		return nil
+	}
+	if err != nil {
+		return []string{"(cannot read the rules: " + err.Error() + ")"}
+	}
+	cfg, err := rules.Parse(data)
+	if err != nil {
+		return []string{"(stored rules refused: " + err.Error() + ")"}
+	}
+	out := make([]string, 0, len(cfg.Rules))
+	for _, r := range cfg.Rules {
+		out = append(out, ruleLine(r))
+	}
+	return out
+}
+
+// ruleLine is one rule as an operator reads it: "#1 img/…*.jpg on 404 →
+// Mirror http://origin/static/ (then http://backup/static/)".
+func ruleLine(r rules.Rule) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d ", r.Number)
+	c := r.Condition
+	match := ""
+	if c.KeyPrefixEquals != nil {
+		match = *c.KeyPrefixEquals
+	}
+	match += "*"
+	if c.KeySuffixEquals != nil {
+		match += *c.KeySuffixEquals
+	}
+	b.WriteString(match)
+	if c.HttpErrorCodeReturnedEquals != nil {
+		fmt.Fprintf(&b, " on %d", *c.HttpErrorCodeReturnedEquals)
+	}
+	for _, ih := range c.IncludeHeaders {
+		fmt.Fprintf(&b, " with %s", ih.Key)
+	}
+	rd := r.Redirect
+	typ := rules.TypeExternal
+	if rd.RedirectType != nil {
+		typ = *rd.RedirectType
+	}
+	b.WriteString(" → " + typ)
+	if typ == rules.TypeMirror {
+		if rd.MirrorURL != nil {
+			b.WriteString(" " + *rd.MirrorURL)
+		}
+		if rd.MirrorURLSlave != nil {
+			b.WriteString(" (then " + *rd.MirrorURLSlave + ")")
+		}
+		return b.String()
+	}
+	code := 301
+	if rd.HttpRedirectCode != nil {
+		code = *rd.HttpRedirectCode
+	}
+	fmt.Fprintf(&b, " %d", code)
+	if rd.HostName != nil {
+		proto := ""
+		if rd.Protocol != nil {
+			proto = *rd.Protocol + "://"
+		}
+		b.WriteString(" " + proto + *rd.HostName)
+	}
+	switch {
+	case rd.ReplaceKeyWith != nil:
+		b.WriteString(" key " + *rd.ReplaceKeyWith)
+	case rd.ReplaceKeyPrefixWith != nil:
+		b.WriteString(" prefix " + *rd.ReplaceKeyPrefixWith)
+	}
+	return b.String()
 }
 
 // humanBytes writes n in binary units ("1.5 MiB"); negative deltas keep
@@ -242,11 +343,12 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 
 <h2>Buckets</h2>
 {{if .Buckets}}<table>
-<tr><th>bucket</th><th>objects</th><th>bytes</th><th>hit ratio, last minute</th><th>hit ratio, last hour</th></tr>
-{{range .Buckets}}<tr><td>{{.Bucket}}</td><td class="n">{{.Objects}}</td><td class="n">{{.Bytes}}</td><td>{{ratio .Minute}}</td><td>{{ratio .Hour}}</td></tr>
+<tr><th>bucket</th><th>objects</th><th>bytes</th><th>hit ratio, last minute</th><th>hit ratio, last hour</th><th>rules</th></tr>
+{{range .Buckets}}<tr><td>{{.Bucket}}</td><td class="n">{{.Objects}}</td><td class="n">{{.Bytes}}</td><td>{{ratio .Minute}}</td><td>{{ratio .Hour}}</td><td>{{range .Rules}}<div>{{.}}</div>{{else}}none{{end}}</td></tr>
 {{end}}</table>
-<p class="note">Objects and bytes count the writes since this process started. The hit ratio is the share of GETs served from the store rather than filled from the origin: at 100% the bucket's mirror rules can be switched off.</p>
-{{else}}<p>No bucket activity since the start.</p>{{end}}
+<p class="note">{{if .UsageExact}}Objects and bytes are the store's own counts.{{else}}Objects and bytes count this node's writes since it started (per node: other nodes sharing the backend write too).{{end}} The hit ratio is the share of GETs served from the store rather than filled from the origin: at 100% the bucket's mirror rules can be switched off.</p>
+{{else}}<p>No buckets{{if not .UsageExact}} seen since the start{{end}}.</p>{{end}}
+{{with .UsageError}}<p class="note">Stored counts unavailable: {{.}}</p>{{end}}
 
 <h2>Fills in flight</h2>
 {{if not .Mirror}}<p>Mirroring is off.</p>

@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"mirrorstore/internal/auth"
 	"mirrorstore/internal/metrics"
+	"mirrorstore/internal/store/local"
 )
 
 func opsHandler(t *testing.T, o Ops) (*Handler, *auth.Keyring) {
@@ -140,4 +142,46 @@ func TestRequestCap(t *testing.T) {
 	}
 	release()
 	releases[1]()
+}
+
+// TestStatusPageRules: each bucket's routing rules are on the page, one
+// line each, and the note says where the counts come from.
+func TestStatusPageRules(t *testing.T) {
+	ctx := context.Background()
+	eng, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	for _, b := range []string{"site", "plain"} {
+		if err := eng.CreateBucket(ctx, b, "ROOTKEY"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := `<WebsiteConfiguration><RoutingRules>
+<RoutingRule><RuleNumber>1</RuleNumber><Condition><KeyPrefixEquals>img/</KeyPrefixEquals><HttpErrorCodeReturnedEquals>404</HttpErrorCodeReturnedEquals></Condition>
+<Redirect><RedirectType>Mirror</RedirectType><MirrorURL>http://origin.example/static/</MirrorURL><MirrorURLSlave>http://backup.example/static/</MirrorURLSlave></Redirect></RoutingRule>
+<RoutingRule><RuleNumber>2</RuleNumber><Condition><KeySuffixEquals>.old</KeySuffixEquals></Condition>
+<Redirect><Protocol>https</Protocol><HostName>old.example</HostName><HttpRedirectCode>302</HttpRedirectCode></Redirect></RoutingRule>
+</RoutingRules></WebsiteConfiguration>`
+	if err := eng.PutBucketConfig(ctx, "site", "website", []byte(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.NewWithUsage(func(ctx context.Context) ([]metrics.BucketUsage, error) {
+		return []metrics.BucketUsage{{Bucket: "plain"}, {Bucket: "site", Objects: 7, Bytes: 2048}}, nil
+	})
+	keys := auth.NewKeyring(auth.Credential{AccessKey: "ROOTKEY", SecretKey: "rootsecret"})
+	h := New(Config{Backend: eng, Auth: auth.NewVerifier(keys), Keys: keys, Ops: Ops{Metrics: m, StatusPublic: true}})
+	body := get(h, "/-/status", nil).Body.String()
+	for _, want := range []string{
+		`<td>plain</td><td class="n">0</td><td class="n">0 B</td><td>no GETs</td><td>no GETs</td><td>none</td>`,
+		`<td>site</td><td class="n">7</td><td class="n">2.0 KiB</td>`,
+		`<div>#1 img/* on 404 → Mirror http://origin.example/static/ (then http://backup.example/static/)</div>`,
+		`<div>#2 *.old → External 302 https://old.example</div>`,
+		`Objects and bytes are the store's own counts.`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
 }

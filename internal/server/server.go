@@ -144,10 +144,8 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("--users: %w", err)
 		}
 	}
-	met := metrics.New()
-	// Every write, the mirror's commits included, moves the per-bucket
-	// counts on its way to the engine.
-	counted := countingBackend{Backend: backend, m: met}
+	// Every write, the mirror's commits included, goes through counted.
+	met, counted := newMetrics(backend)
 	mirrorLog := slog.New(originErrors{Handler: cfg.Logger.Handler(), m: met})
 	mgr, oc, err := startMirror(cfg.Mirror, cfg.DataDir, counted, mirrorLog, mirrorMetrics{met})
 	if err != nil {
