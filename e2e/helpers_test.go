@@ -50,6 +50,7 @@ func startServer(t *testing.T, useTLS bool) *testServer {
 	cfg := server.Config{
 		Addr:            "127.0.0.1:0",
 		DataDir:         filepath.Join(dir, "data"),
+		Backend:         testBackend(t, dir),
 		AccessKey:       testAccessKey,
 		SecretKey:       testSecretKey,
 		ShutdownTimeout: 5 * time.Second,

@@ -279,6 +279,7 @@ func startWebsiteServer(t *testing.T, dir string) (ts *testServer, stop func()) 
 	s, err := server.Start(server.Config{
 		Addr:            "127.0.0.1:0",
 		DataDir:         filepath.Join(dir, "data"),
+		Backend:         testBackend(t, dir),
 		AccessKey:       testAccessKey,
 		SecretKey:       testSecretKey,
 		ShutdownTimeout: 5 * time.Second,
