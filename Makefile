@@ -14,14 +14,14 @@ STATICCHECK_VERSION := v0.8.2
 DEBIAN_TOOLS := /usr/bin/aws /usr/bin/rclone /usr/bin/s3cmd /usr/sbin/nginx /usr/bin/wrk /usr/bin/chromium
 export MIRRORSTORE_TEST_MINIO := $(MINIO)
 
-.PHONY: all build test vet lint test-race test-s3 test-large tools check-debian bench fmt clean crash-long
+.PHONY: all build test vet lint test-race test-s3 test-large tools check-debian bench fmt clean crash-long soak soak-short
 
 all: build
 
 build:
 	$(GO) build ./...
 
-test: tools check-debian vet lint test-race test-s3 test-large
+test: tools check-debian vet lint test-race test-s3 test-large soak-short
 
 vet:
 	$(GO) vet ./...
@@ -46,6 +46,15 @@ test-large:
 # (about 40 minutes on two cores); it prints its counts.
 crash-long:
 	MIRRORSTORE_CRASH_ROUNDS=1000 $(GO) test -count=1 -v -timeout 3h -run TestKillDuringWrites ./e2e/crash/
+
+# The soak: the real server under mixed load from six clients with a good
+# and a misbehaving origin; RSS, goroutines and errors printed at every
+# sample, latency percentiles at the end. make test runs the two-minute form.
+soak-short:
+	MIRRORSTORE_SOAK=2m $(GO) test -count=1 -v -timeout 10m -run TestSoak ./e2e/soak/
+
+soak:
+	MIRRORSTORE_SOAK=30m $(GO) test -count=1 -v -timeout 45m -run TestSoak ./e2e/soak/
 
 tools: $(STATICCHECK) $(MINIO)
 
