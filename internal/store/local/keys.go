@@ -1,6 +1,9 @@
 package local
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"strings"
+)
 
 // Pebble key layout. Every key starts with a one-byte kind and a NUL, and
 // bucket names (S3 rules: lowercase letters, digits, '-', '.') never contain
@@ -51,6 +54,31 @@ func uploadKey(bucket, key, uploadID string) []byte {
 	b := append(bucketPrefix(kindUpload, bucket), key...)
 	b = append(b, 0)
 	return append(b, uploadID...)
+}
+
+// uploadsStart is the first upload key a listing after keyMarker (and
+// uploadIDMarker) may return, or nil without a key marker. With an upload
+// id marker it is just past that upload; without, just past every
+// "<keyMarker>\x00<id>", the marker key's own uploads.
+//
+// Keys hold no NUL (the API refuses them) but a marker may. The keys after
+// "<p>\x00<rest>" are then exactly those after p but p itself, so the
+// marker is cut at its NUL and the uploads of p skipped.
+func uploadsStart(bucket, keyMarker, uploadIDMarker string) []byte {
+	if i := strings.IndexByte(keyMarker, 0); i >= 0 {
+		keyMarker, uploadIDMarker = keyMarker[:i], ""
+		if keyMarker == "" {
+			// Every key is after "\x00…"; start at the beginning.
+			return nil
+		}
+	}
+	switch {
+	case keyMarker == "":
+		return nil
+	case uploadIDMarker != "":
+		return append(uploadKey(bucket, keyMarker, uploadIDMarker), 0)
+	}
+	return append(append(bucketPrefix(kindUpload, bucket), keyMarker...), 1)
 }
 
 func partPrefix(uploadID string) []byte {

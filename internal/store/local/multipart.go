@@ -374,6 +374,11 @@ func (e *Engine) ListMultipartUploads(ctx context.Context, bucket string, opts s
 	if err := e.checkBucket(bucket); err != nil {
 		return store.ListUploadsResult{}, wrap(err)
 	}
+	if strings.IndexByte(opts.Prefix, 0) >= 0 {
+		// No key holds a NUL; as a byte range, "<prefix>" would reach
+		// into the "<key>\x00<id>" records of shorter keys instead.
+		return store.ListUploadsResult{}, nil
+	}
 	base := bucketPrefix(kindUpload, bucket)
 	lower := append(bytes.Clone(base), opts.Prefix...)
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
@@ -382,17 +387,8 @@ func (e *Engine) ListMultipartUploads(ctx context.Context, bucket string, opts s
 	}
 	defer it.Close()
 	start := lower
-	if opts.KeyMarker != "" {
-		var s []byte
-		if opts.UploadIDMarker != "" {
-			s = append(uploadKey(bucket, opts.KeyMarker, opts.UploadIDMarker), 0)
-		} else {
-			// Past every "<KeyMarker>\x00<id>": the uploads of KeyMarker.
-			s = append(append(bytes.Clone(base), opts.KeyMarker...), 1)
-		}
-		if bytes.Compare(s, start) > 0 {
-			start = s
-		}
+	if s := uploadsStart(bucket, opts.KeyMarker, opts.UploadIDMarker); bytes.Compare(s, start) > 0 {
+		start = s
 	}
 	limit := pageSize(opts.MaxUploads)
 	var res store.ListUploadsResult
