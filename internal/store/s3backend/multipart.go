@@ -51,6 +51,23 @@ func uploadRecordKey(bucket, key, uploadID string) string {
 	return uploadsPrefix(bucket) + hex.EncodeToString([]byte(key)) + "/" + uploadID
 }
 
+// uploadsStartAfter is the backend StartAfter of an uploads listing after
+// opts' markers, or "" without a key marker. With a key marker alone it is
+// "<hex key>/" and then U+10FFFF, past every "<hex key>/<upload id>" (ids
+// are ASCII) yet before the records of longer keys, whose hex goes on with
+// a digit where the marker's has '/'. (A '~' right after the hex, as once
+// here, also skipped every key the marker is a prefix of: marker "a"
+// skipped "ab".)
+func uploadsStartAfter(bucket string, opts store.ListUploadsOptions) string {
+	switch {
+	case opts.KeyMarker == "":
+		return ""
+	case opts.UploadIDMarker != "":
+		return uploadRecordKey(bucket, opts.KeyMarker, opts.UploadIDMarker)
+	}
+	return uploadsPrefix(bucket) + hex.EncodeToString([]byte(opts.KeyMarker)) + "/" + pastAll
+}
+
 // CreateMultipartUpload starts a backend multipart upload carrying attrs
 // and writes its record (attrs for ListParts and ListMultipartUploads,
 // which the backend does not return).
@@ -426,13 +443,8 @@ func (b *Backend) ListMultipartUploads(ctx context.Context, bucket string, opts 
 	}
 	base := uploadsPrefix(bucket)
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(b.bucket), Prefix: aws.String(base + hex.EncodeToString([]byte(opts.Prefix)))}
-	switch {
-	case opts.KeyMarker != "" && opts.UploadIDMarker != "":
-		in.StartAfter = aws.String(uploadRecordKey(bucket, opts.KeyMarker, opts.UploadIDMarker))
-	case opts.KeyMarker != "":
-		// '~' sorts after '/' and every hex digit: past all of the key's
-		// uploads.
-		in.StartAfter = aws.String(base + hex.EncodeToString([]byte(opts.KeyMarker)) + "~")
+	if start := uploadsStartAfter(bucket, opts); start != "" {
+		in.StartAfter = aws.String(start)
 	}
 	type item struct {
 		key, id string // id "" for a common prefix
