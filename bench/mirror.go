@@ -77,6 +77,29 @@ func startMirrorProc(work string) (*mirrorProc, error) {
 	return p, nil
 }
 
+// profileServer records the server's CPU with perf(1) (call graphs, 999 Hz)
+// into $MIRRORSTORE_BENCH_PERF/<phase>.data until the returned func is
+// called, when that variable names a folder; otherwise it does nothing.
+// Read a profile with `perf report -i <file> --no-children`. Figures of a
+// profiled run are not comparable: perf takes CPU from the same two cores.
+func profileServer(pid int, phase string) (stop func(), err error) {
+	dir := os.Getenv("MIRRORSTORE_BENCH_PERF")
+	if dir == "" {
+		return func() {}, nil
+	}
+	cmd := exec.Command("perf", "record", "-F", "999", "-g", "-p", strconv.Itoa(pid), "-o", filepath.Join(dir, phase+".data"))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("perf record: %w", err)
+	}
+	// perf needs a moment to attach; a phase started at once would be
+	// missed in part.
+	time.Sleep(500 * time.Millisecond)
+	return func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}, nil
+}
+
 // signedDo sends a request signed with the bench credential.
 func signedDo(method, url string, body []byte) (int, []byte, error) {
 	r, err := http.NewRequest(method, url, bytes.NewReader(body))
@@ -293,6 +316,10 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	// taking turns at going first.
 	one := newBenchHTTPClient(1, false)
 	var msMBps, dMBps, msTTFB, dTTFB []float64
+	stopProfile, err := profileServer(ms.pid, "cold")
+	if err != nil {
+		return err
+	}
 	for i := 0; i < opt.coldRuns; i++ {
 		name := fmt.Sprintf("cold-%d.bin", i)
 		measure := []func() error{
@@ -322,6 +349,7 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 		}
 		fmt.Fprintf(os.Stderr, "cold %s: mirror %.0f MB/s ttfb %.2f ms, direct %.0f MB/s ttfb %.2f ms\n", name, msMBps[i], msTTFB[i], dMBps[i], dTTFB[i])
 	}
+	stopProfile()
 
 	// 2. Herd: one cold fetch alone, then opt.herd at once on another cold
 	// key of the same file; then the same herd on the now stored key.
@@ -391,7 +419,11 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	if err != nil {
 		return err
 	}
+	if stopProfile, err = profileServer(ms.pid, "small"); err != nil {
+		return err
+	}
 	fillWall, err := concurrentGets(small, opt.smallKeys, opt.smallConns, func(i int) string { return fmt.Sprintf("%s/small/m-%d", msBase, i) }, smallSize)
+	stopProfile()
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -67,6 +66,7 @@ type fill struct {
 	// notice a longer body.
 	mem      []byte
 	size     int64         // bytes written and readable
+	copied   bool          // the origin's body ended at its length; the MD5 may be pending
 	done     bool          // the body is whole and verified
 	err      error         // the fill aborted: every Read fails with it
 	progress chan struct{} // closed and replaced whenever size, done or err change
@@ -323,8 +323,48 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 		}()
 	}
 
-	sum, err := f.copy(r)
+	// The MD5 is computed once, beside the copy: it costs more than the
+	// copy itself, and in the copy's loop it would slow every reader to
+	// its pace.
+	var wantMD5 string
+	if f.spec.CheckMD5 {
+		wantMD5 = r.Header.Get("Content-MD5")
+	}
+	var hashed chan hashResult
+	if f.mem == nil && (f.m.adopter != nil || wantMD5 != "") {
+		hashed = make(chan hashResult, 1)
+		go func() {
+			sum, err := f.hashStaging()
+			hashed <- hashResult{sum, err}
+		}()
+	}
+
+	err := f.copy(r)
 	r.Body.Close()
+	f.mu.Lock()
+	if err != nil {
+		f.err = err
+	} else {
+		f.copied = true
+	}
+	f.signal()
+	f.mu.Unlock()
+
+	var sum []byte
+	if hashed != nil {
+		res := <-hashed // ends now that the copy did
+		if err == nil {
+			sum, err = res.sum, res.err
+		}
+	} else if err == nil && f.mem != nil && wantMD5 != "" {
+		s := md5.Sum(f.mem[:f.size])
+		sum = s[:]
+	}
+	if err == nil && wantMD5 != "" {
+		if want, derr := base64.StdEncoding.DecodeString(wantMD5); derr != nil || !bytes.Equal(want, sum) {
+			err = failed(MsgMD5Mismatch, derr)
+		}
+	}
 	f.mu.Lock()
 	if err != nil {
 		f.err = err
@@ -378,20 +418,9 @@ func (f *fill) adopt(ctx context.Context, sum []byte, opts store.PutOptions) err
 }
 
 // copy writes the origin's body to staging (or memory), publishing
-// progress, and checks it: length, size limit, MD5. Its error is what every
-// reader gets. It returns the body's MD5 when it computed one: when checking
-// Content-MD5, or when the staging file will be adopted.
-func (f *fill) copy(r *origin.Response) ([]byte, error) {
-	var wantMD5 string
-	if f.spec.CheckMD5 {
-		wantMD5 = r.Header.Get("Content-MD5")
-	}
-	// Hashing costs more than the copy: only when the sum is used. A
-	// backend that is not adopting hashes what it stores itself.
-	var h hash.Hash
-	if wantMD5 != "" || (f.mem == nil && f.m.adopter != nil) {
-		h = md5.New()
-	}
+// progress, and checks its length and the size limit. Its error is what
+// every reader gets.
+func (f *fill) copy(r *origin.Response) error {
 	var buf []byte
 	if f.mem == nil {
 		buf = make([]byte, copyBuf)
@@ -407,20 +436,17 @@ func (f *fill) copy(r *origin.Response) ([]byte, error) {
 		k, rerr := r.Body.Read(p)
 		if k > 0 {
 			if n+int64(k) > f.m.cfg.MaxSize {
-				return nil, failed(MsgTooLarge, nil)
+				return failed(MsgTooLarge, nil)
 			}
 			if f.mem != nil {
 				if n+int64(k) > r.ContentLength {
-					return nil, failed(MsgShortBody, nil)
+					return failed(MsgShortBody, nil)
 				}
 			} else if _, err := f.file.Write(p[:k]); err != nil {
 				// f.file is not replaced while the fill runs, and the
 				// fill holds a reference, so it is safe to use without
 				// the lock.
-				return nil, failed(MsgStagingFailed, err)
-			}
-			if h != nil {
-				h.Write(p[:k])
+				return failed(MsgStagingFailed, err)
 			}
 			n += int64(k)
 			f.m.metrics.BytesMirrored(int64(k))
@@ -434,25 +460,57 @@ func (f *fill) copy(r *origin.Response) ([]byte, error) {
 		}
 		if rerr != nil {
 			if r.ContentLength >= 0 && errors.Is(rerr, io.ErrUnexpectedEOF) {
-				return nil, failed(MsgShortBody, rerr)
+				return failed(MsgShortBody, rerr)
 			}
-			return nil, failed(MsgReadFailed, rerr)
+			return failed(MsgReadFailed, rerr)
 		}
 	}
 	if r.ContentLength >= 0 && n != r.ContentLength {
-		return nil, failed(MsgShortBody, nil)
+		return failed(MsgShortBody, nil)
 	}
-	if h == nil {
-		return nil, nil
-	}
-	sum := h.Sum(nil)
-	if wantMD5 != "" {
-		want, err := base64.StdEncoding.DecodeString(wantMD5)
-		if err != nil || !bytes.Equal(want, sum) {
-			return nil, failed(MsgMD5Mismatch, err)
+	return nil
+}
+
+type hashResult struct {
+	sum []byte
+	err error
+}
+
+// hashStaging returns the MD5 of the staging file, reading it as it grows
+// like a reader would, once the copy has ended; or the fill's error. It runs
+// on its own goroutine: on a fast origin it falls behind the copy and the
+// clients (whose bytes go out by sendfile meanwhile) and catches up from the
+// page cache; on a slow one it keeps pace, and the sum is ready when the body
+// ends.
+func (f *fill) hashStaging() ([]byte, error) {
+	h := md5.New()
+	buf := make([]byte, copyBuf)
+	var pos int64
+	for {
+		f.mu.Lock()
+		for f.err == nil && !f.copied && f.size == pos {
+			wait := f.progress
+			f.mu.Unlock()
+			<-wait
+			f.mu.Lock()
+		}
+		err, size, copied := f.err, f.size, f.copied
+		f.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		if pos == size && copied {
+			return h.Sum(nil), nil
+		}
+		for pos < size {
+			n, err := f.file.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
+			h.Write(buf[:n])
+			pos += int64(n)
+			if err != nil {
+				return nil, failed(MsgStagingFailed, err)
+			}
 		}
 	}
-	return sum, nil
 }
 
 // discard reads a little of a body we do not use, so its connection may be
@@ -500,9 +558,9 @@ func (r *Reader) next() (int64, error) {
 	f := r.f
 	for {
 		f.mu.Lock()
-		if f.err != nil {
+		if err := f.err; err != nil {
 			f.mu.Unlock()
-			return 0, f.err
+			return 0, err
 		}
 		if avail := f.size - r.pos; avail > 0 {
 			f.mu.Unlock()
@@ -673,9 +731,9 @@ func (r *Reader) Wait(ctx context.Context) (int64, error) {
 	f := r.f
 	for {
 		f.mu.Lock()
-		if f.err != nil {
+		if err := f.err; err != nil {
 			f.mu.Unlock()
-			return 0, f.err
+			return 0, err
 		}
 		if f.done {
 			size := f.size
