@@ -128,6 +128,9 @@ func parseCopySource(v string) (bucket, key string, err error) {
 	if len(key) > MaxKeyLength || !utf8.ValidString(key) {
 		return "", "", errorf("InvalidArgument", "The source key is not a valid key: UTF-8 of at most %d bytes.", MaxKeyLength)
 	}
+	if strings.IndexByte(key, 0) >= 0 {
+		return "", "", errNULKey()
+	}
 	return bucket, key, nil
 }
 
@@ -177,6 +180,8 @@ func (h *Handler) deleteObjects(w http.ResponseWriter, r *http.Request, req *req
 		switch {
 		case o.Key == "" || len(o.Key) > MaxKeyLength || !utf8.ValidString(o.Key):
 			err = errorf("InvalidArgument", "The key is not valid: UTF-8 of 1 to %d bytes.", MaxKeyLength)
+		case strings.IndexByte(o.Key, 0) >= 0:
+			err = errNULKey()
 		case o.VersionID != "" && o.VersionID != "null":
 			err = errorf("NoSuchVersion", "The specified version does not exist.")
 		default:

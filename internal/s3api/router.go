@@ -33,7 +33,7 @@ const MaxKeyLength = 1024
 // each once. Nothing is cleaned: "a//b", "../x" and "x/" are distinct keys
 // taken verbatim, as S3 takes them. A path whose escapes do not decode, or
 // whose key is not UTF-8, is InvalidURI; a key past MaxKeyLength bytes is
-// KeyTooLongError.
+// KeyTooLongError; a key holding NUL is InvalidArgument.
 func parsePath(escaped string) (bucket, key string, err error) {
 	p := strings.TrimPrefix(escaped, "/")
 	rawBucket, rawKey, _ := strings.Cut(p, "/")
@@ -49,7 +49,17 @@ func parsePath(escaped string) (bucket, key string, err error) {
 	if !utf8.ValidString(key) {
 		return "", "", errorf("InvalidURI", "Object keys must be valid UTF-8.")
 	}
+	if strings.IndexByte(key, 0) >= 0 {
+		return "", "", errNULKey()
+	}
 	return bucket, key, nil
+}
+
+// errNULKey refuses a key holding U+0000: XML 1.0 cannot carry it in any
+// answer, not even as a character reference, and the embedded store ends
+// a key with it in its multipart records (see store/local/keys.go).
+func errNULKey() *Error {
+	return errorf("InvalidArgument", "Object keys may not contain the NUL character (U+0000).")
 }
 
 // unescape decodes percent escapes once; it returns s itself (no copy) when
