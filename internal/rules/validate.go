@@ -148,9 +148,15 @@ func (r *Rule) validate() *Error {
 		if e := checkPlaceholders(label, "ReplaceKeyWith", *red.ReplaceKeyWith, true); e != nil {
 			return e
 		}
+		if e := checkOneLine(label, "ReplaceKeyWith", *red.ReplaceKeyWith); e != nil {
+			return e
+		}
 	}
 	if p := red.ReplaceKeyPrefixWith; p != nil {
 		if e := checkPlaceholders(label, "ReplaceKeyPrefixWith", *p, false); e != nil {
+			return e
+		}
+		if e := checkOneLine(label, "ReplaceKeyPrefixWith", *p); e != nil {
 			return e
 		}
 	}
@@ -223,6 +229,17 @@ func checkHeaderValue(label, field, v string) *Error {
 	}
 	if strings.ContainsAny(v, "\r\n") {
 		return invalid("%s: %s contains a line break; header values must be one line", label, field)
+	}
+	return nil
+}
+
+// checkOneLine refuses a line break in a key rewrite. The key it makes is
+// percent-encoded into Location and origin URLs, so a CR or LF could not
+// split a header; but it is never what a rule means, and a configuration
+// that carries one is the mark of an injection attempt.
+func checkOneLine(label, field, v string) *Error {
+	if strings.ContainsAny(v, "\r\n") {
+		return invalid("%s: %s contains a line break; a key rewrite must be one line", label, field)
 	}
 	return nil
 }
