@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -69,9 +68,7 @@ func testBackend(t *testing.T, dataDir string) server.BackendConfig {
 	bucket, ok := m.buckets[dataDir]
 	if !ok {
 		bucket = fmt.Sprintf("e2e-%d", len(m.buckets)+1)
-		if _, err := m.admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-			t.Fatalf("backend bucket: %v", err)
-		}
+		createBackendBucket(t, m.admin, bucket)
 		m.buckets[dataDir] = bucket
 	}
 	return server.BackendConfig{Kind: "s3", S3: s3backend.Config{

@@ -88,9 +88,7 @@ func (m *minioProc) backend(endpoint string, timeout time.Duration) s3backend.Co
 		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
 	})
 	if _, err := admin.HeadBucket(context.Background(), &s3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
-		if _, err := admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
-			m.t.Fatal(err)
-		}
+		createBackendBucket(m.t, admin, cfg.Bucket)
 	}
 	cfg.Endpoint, cfg.Timeout = endpoint, timeout
 	return cfg

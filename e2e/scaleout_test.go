@@ -94,10 +94,26 @@ func startMinioCluster(t *testing.T) (s3backend.Config, *s3.Client) {
 		Region: "us-east-1", BaseEndpoint: aws.String(cfg.Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, ""),
 	})
-	if _, err := admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	createBackendBucket(t, admin, cfg.Bucket)
 	return cfg, admin
+}
+
+// createBackendBucket creates bucket in MinIO, retrying for a minute: a
+// MinIO that just said it is ready may still answer 503
+// XMinioServerNotInitialized on a loaded machine.
+func createBackendBucket(t *testing.T, admin *s3.Client, bucket string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create backend bucket %s: %v", bucket, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // startNode starts a mirrorstore node over the cluster whose mirror may
