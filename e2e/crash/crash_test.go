@@ -208,12 +208,31 @@ func (m *model) ack(key, kind string, s state) {
 type server struct {
 	bin, data, addr string
 	cmd             *exec.Cmd
-	log             *bytes.Buffer
+	log             *syncBuffer
+}
+
+// syncBuffer is the server's log: written by the copying goroutines of
+// exec, read by a failing test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (s *server) start(t *testing.T) {
 	t.Helper()
-	s.log = &bytes.Buffer{}
+	s.log = &syncBuffer{}
 	// The origin is on loopback: the private-address guard would refuse it.
 	s.cmd = exec.Command(s.bin, "server", "--addr", s.addr, "--data", s.data, "--mirror-allow-private")
 	s.cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+accessKey, "MIRRORSTORE_SECRET_KEY="+secretKey)
@@ -532,8 +551,8 @@ func deleteKey(ctx context.Context, client *s3.Client, m *model, key string) err
 
 // fill GETs a key the bucket lacks, so the Mirror rule fetches it from the
 // origin, checks the bytes streamed, and waits until a HEAD (which never
-// fills) finds it stored: only then is the fill acknowledged, since the
-// client has the last byte before the fill commits.
+// starts a fill) finds it stored, with its ETag: only then is the fill
+// acknowledged, since the client has the last byte before the fill commits.
 func fill(ctx context.Context, client *s3.Client, m *model, key string) error {
 	s := state{present: true, blob: blob{kind: 'f', key: key}, files: 1}
 	m.begin(key, s)
@@ -551,15 +570,25 @@ func fill(ctx context.Context, client *s3.Client, m *model, key string) error {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err == nil {
+		// A HEAD while the fill commits joins it and answers from the
+		// origin's headers, without an ETag; the stored object has one.
+		out, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err == nil && out.ETag != nil {
 			break
 		}
 		var nf *types.NotFound
-		if !errors.As(err, &nf) || time.Now().After(deadline) {
-			return fmt.Errorf("fill of %q not stored after its GET: %w", key, err)
+		if err != nil && !errors.As(err, &nf) || time.Now().After(deadline) {
+			return fmt.Errorf("fill of %q not stored after its GET: %v", key, err)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	// A record is visible once it is in the metadata log's queue, a
+	// moment before the log's fsync: a kill in between loses a fill the
+	// HEAD saw (no client was told it was stored; the next GET fills it
+	// again). A later synced write of this worker is behind it in the
+	// log, so once that PUT is acknowledged, the fill is durable.
+	if err := put(ctx, client, m, key+".synced", "put"); err != nil {
+		return err
 	}
 	m.ack(key, "fill", s)
 	return nil
