@@ -50,6 +50,11 @@ type fill struct {
 	key     fillKey
 	spec    Spec
 	started time.Time
+	// recheck: a fill of this key committed lately, so the store is
+	// checked before the origin is asked (see fromStore).
+	recheck bool
+	// fromStored: the body comes from the store, not an origin.
+	fromStored bool
 
 	// headers is closed once info or headErr is set; both are read-only
 	// afterwards.
@@ -73,11 +78,12 @@ type fill struct {
 	refs     int           // the fill goroutine, readers, and Opens waiting
 }
 
-func newFill(m *Manager, k fillKey, spec Spec) *fill {
+func newFill(m *Manager, k fillKey, spec Spec, recheck bool) *fill {
 	return &fill{
 		m:        m,
 		key:      k,
 		spec:     spec,
+		recheck:  recheck,
 		started:  time.Now(),
 		headers:  make(chan struct{}),
 		progress: make(chan struct{}),
@@ -116,6 +122,9 @@ func (f *fill) run(ctx context.Context) {
 
 	f.m.mu.Lock()
 	delete(f.m.fills, f.key)
+	if result == ResultStored {
+		f.m.remember(f.key)
+	}
 	f.m.mu.Unlock()
 
 	f.mu.Lock()
@@ -137,6 +146,11 @@ func (f *fill) run(ctx context.Context) {
 
 // work does the fill and returns its result for the metrics.
 func (f *fill) work(ctx context.Context) Result {
+	if f.recheck {
+		if res, ok := f.fromStore(ctx); ok {
+			return res
+		}
+	}
 	resp, url, err := f.fetch(ctx)
 	if err == nil {
 		var info Info
@@ -281,18 +295,67 @@ func (f *fill) prepare(r *origin.Response, url string) (Info, error) {
 			info.LastModified = t.UTC()
 		}
 	}
-	if r.ContentLength >= 0 && r.ContentLength <= smallFill {
-		f.mem = make([]byte, r.ContentLength+1)
-		return info, nil
+	if err := f.stage(r.ContentLength); err != nil {
+		return Info{}, err
+	}
+	return info, nil
+}
+
+// stage makes room for a body of the given length (-1 unknown): memory for
+// a small one, else a new staging file.
+func (f *fill) stage(size int64) error {
+	if size >= 0 && size <= smallFill {
+		f.mem = make([]byte, size+1)
+		return nil
 	}
 	file, err := os.CreateTemp(f.m.cfg.StagingDir, stagingPattern)
 	if err != nil {
-		return Info{}, err
+		return err
 	}
 	f.mu.Lock()
 	f.file, f.path = file, file.Name()
 	f.mu.Unlock()
-	return info, nil
+	return nil
+}
+
+// fromStore answers a fill from the store when the key is there: a fill of
+// it committed between the HTTP layer's lookup (a miss) and Open, which
+// would otherwise ask the origin a second time for a key just stored. The
+// readers stream the stored object as they would the origin's body; nothing
+// is committed. ok is false when the key is absent (or the store fails):
+// the origin is asked as usual.
+func (f *fill) fromStore(ctx context.Context) (Result, bool) {
+	obj, err := f.m.cfg.Store.GetObject(ctx, f.key.bucket, f.key.key, store.GetOptions{})
+	if err != nil {
+		return "", false
+	}
+	defer obj.Body.Close()
+	if err := f.stage(obj.Info.Size); err != nil {
+		return "", false
+	}
+	f.fromStored = true
+	f.publish(Info{
+		Attrs:        obj.Info.Attrs,
+		Size:         obj.Info.Size,
+		LastModified: obj.Info.LastModified,
+		OriginURL:    obj.Info.Attrs.MirrorOrigin,
+	}, nil)
+	err = f.copy(&origin.Response{StatusCode: http.StatusOK, ContentLength: obj.Info.Size, Body: obj.Body})
+	f.mu.Lock()
+	if err != nil {
+		f.err = err
+	} else {
+		f.copied, f.done = true, true
+	}
+	f.signal()
+	f.mu.Unlock()
+	if err != nil {
+		f.m.log.Error("mirror: reading a stored object for a fill failed", "bucket", f.key.bucket, "key", f.key.key, "err", err)
+		return ResultFailed, true
+	}
+	// Served without an origin request, as if joining the fill that
+	// stored it.
+	return ResultCoalesced, true
 }
 
 // stream publishes the headers, copies the body to staging (or memory),
@@ -449,7 +512,9 @@ func (f *fill) copy(r *origin.Response) error {
 				return failed(MsgStagingFailed, err)
 			}
 			n += int64(k)
-			f.m.metrics.BytesMirrored(int64(k))
+			if !f.fromStored {
+				f.m.metrics.BytesMirrored(int64(k))
+			}
 			f.mu.Lock()
 			f.size = n
 			f.signal()

@@ -103,6 +103,29 @@ type Manager struct {
 	mu     sync.Mutex
 	fills  map[fillKey]*fill
 	closed bool
+	// recent holds the keys of the last fills that stored their object, a
+	// ring (next is the slot to reuse) counted in recentSet: a new fill of
+	// one of them checks the store before the origin.
+	recent    [recentFills]fillKey
+	next      int
+	recentSet map[fillKey]int
+}
+
+// recentFills is how many stored fills the Manager remembers. The race it
+// closes lasts from a request's store lookup to its Open, microseconds
+// apart; a few hundred fills is far longer than that at any fill rate.
+const recentFills = 512
+
+// remember records a fill that stored its key; m.mu must be held.
+func (m *Manager) remember(k fillKey) {
+	if old := m.recent[m.next]; m.recentSet[old] > 0 {
+		if m.recentSet[old]--; m.recentSet[old] == 0 {
+			delete(m.recentSet, old)
+		}
+	}
+	m.recent[m.next] = k
+	m.recentSet[k]++
+	m.next = (m.next + 1) % recentFills
 }
 
 // New returns a Manager. It removes staging files a previous process left.
@@ -120,7 +143,8 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
 	}
-	m := &Manager{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, adopter: adopter, fills: map[fillKey]*fill{}}
+	m := &Manager{cfg: cfg, metrics: cfg.Metrics, log: cfg.Logger, adopter: adopter,
+		fills: map[fillKey]*fill{}, recentSet: map[fillKey]int{}}
 	if m.metrics == nil {
 		m.metrics = NopMetrics{}
 	}
@@ -141,6 +165,10 @@ func New(cfg Config) (*Manager, error) {
 // origin's headers are known, or with one of the errors listed at
 // ErrNotFound.
 //
+// A key whose fill stored it lately is looked up in the store first: a
+// request whose own lookup missed just before that commit is answered from
+// the store, not with a second origin request.
+//
 // ctx bounds the wait and every Read of the returned reader; cancelling it,
 // like closing the reader, never stops the fill: it goes on, for the other
 // readers and the commit. The caller must Close the reader.
@@ -160,7 +188,7 @@ func (m *Manager) Open(ctx context.Context, spec Spec) (*Reader, error) {
 		m.mu.Unlock()
 		m.metrics.FillResult(ResultCoalesced)
 	} else {
-		f = newFill(m, k, spec) // holds the fill's own reference and ours
+		f = newFill(m, k, spec, m.recentSet[k] > 0) // holds the fill's own reference and ours
 		m.fills[k] = f
 		m.wg.Add(1)
 		m.mu.Unlock()

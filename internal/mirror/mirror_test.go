@@ -789,3 +789,59 @@ func TestSendfileAcrossAdoption(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAfterCommitDoesNotRefetch: a request whose store lookup missed
+// just before a fill of the same key committed reaches Open after the fill
+// ended. Its answer comes from the store, with no second origin request;
+// once the object is deleted, a miss mirrors afresh.
+func TestOpenAfterCommitDoesNotRefetch(t *testing.T) {
+	for _, size := range []int{100, 300 << 10} { // in memory, and staged in a file
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			body := pattern(size)
+			o := newOrigin(t)
+			f := newFixture(t, origin.Config{}, false, 0)
+			s := spec(o.handle("/obj", serve(body, "Content-Type", "text/plain")))
+			read := func() (Info, []byte) {
+				t.Helper()
+				r, err := f.m.Open(context.Background(), s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer r.Close()
+				got, err := io.ReadAll(r)
+				if err != nil || !bytes.Equal(got, body) {
+					t.Fatalf("%d bytes, %v", len(got), err)
+				}
+				return r.Info, got
+			}
+			first, _ := read()
+			if res := f.rec.waitEnd(t); res != ResultStored {
+				t.Fatalf("result = %s", res)
+			}
+
+			late, _ := read()     // the late request of the race
+			f.rec.waitJoins(t, 1) // counted as joining the fill that stored it
+			if n := o.hitsOf("/obj"); n != 1 {
+				t.Errorf("origin hits = %d, want 1", n)
+			}
+			if late.Size != int64(size) || late.Attrs.ContentType != "text/plain" || late.OriginURL != first.OriginURL || !late.LastModified.Equal(first.LastModified) {
+				t.Errorf("late Info %+v, first %+v", late, first)
+			}
+			f.stagingEmpty(t)
+
+			if err := f.store.DeleteObject(context.Background(), "b", "k"); err != nil {
+				t.Fatal(err)
+			}
+			read()
+			if res := f.rec.waitEnd(t); res != ResultStored {
+				t.Errorf("after delete, result = %s", res)
+			}
+			if n := o.hitsOf("/obj"); n != 2 {
+				t.Errorf("origin hits after delete = %d, want 2", n)
+			}
+			if data, _, _ := f.store.get("b", "k"); !bytes.Equal(data, body) {
+				t.Error("refilled body differs")
+			}
+		})
+	}
+}
