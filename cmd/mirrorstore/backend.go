@@ -17,5 +17,5 @@ func addBackendFlags(f *pflag.FlagSet, b *server.BackendConfig) {
 	f.StringVar(&b.S3.AccessKey, "backend-access-key", "", "with --backend s3: access key (default AWS_ACCESS_KEY_ID)")
 	f.StringVar(&b.S3.SecretKey, "backend-secret-key", "", "with --backend s3: secret key (default AWS_SECRET_ACCESS_KEY)")
 	f.StringVar(&b.S3.Region, "backend-region", "us-east-1", "with --backend s3: region to sign for")
-	f.DurationVar(&b.S3.Timeout, "backend-timeout", s3backend.DefaultTimeout, "with --backend s3: longest wait on the cluster (to connect, for an answer's headers, between body reads); past it clients get 503 ServiceUnavailable")
+	f.DurationVar(&b.S3.Timeout, "backend-timeout", s3backend.DefaultTimeout, "with --backend s3: longest wait on the cluster (to connect, for each write of a request, for an answer's headers, between body reads); past it clients get 503 ServiceUnavailable")
 }

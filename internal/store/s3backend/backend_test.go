@@ -353,6 +353,9 @@ func TestTimeout(t *testing.T) {
 	var hits atomic.Int64
 	release := make(chan struct{})
 	stalled := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && strings.Contains(r.URL.Path, bucketsDir) {
+			return // the bucket exists, so a PUT goes on to its body
+		}
 		hits.Add(1)
 		if r.Method == http.MethodGet && r.URL.Query().Get("tagging") == "" && strings.HasSuffix(r.URL.Path, "/body") {
 			w.Header().Set("Content-Length", "100")
@@ -396,4 +399,20 @@ func TestTimeout(t *testing.T) {
 	if string(data) != "first bytes" {
 		t.Fatalf("read %q before the stall", data)
 	}
+
+	// The handler never reads the body: once the sockets' buffers are
+	// full, the cluster has stopped taking the request.
+	const size = 64 << 20
+	start = time.Now()
+	_, err = b.PutObject(ctx, "bucket", "key", io.LimitReader(zeros{}, size), store.PutOptions{Size: size})
+	if took := time.Since(start); !errors.Is(err, store.ErrUnavailable) || took > timeout+time.Second {
+		t.Fatalf("PutObject to a cluster that stopped reading = %v after %s, want ErrUnavailable within %s", err, took, timeout)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

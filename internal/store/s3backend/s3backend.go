@@ -54,8 +54,9 @@ type Config struct {
 	AccessKey, SecretKey string
 	// Region signs requests; empty means us-east-1.
 	Region string
-	// Timeout bounds each wait on the cluster: connecting, the answer's
-	// headers once a request is sent, and every read of an object's body.
+	// Timeout bounds each wait on the cluster: connecting, every write of
+	// a request, the answer's headers once a request is sent, and every
+	// read of an object's body.
 	// A request that times out is not retried (a stalled cluster stays
 	// stalled, and retrying would multiply the client's wait), so a client
 	// gets 503 ServiceUnavailable within about Timeout. Zero means
@@ -126,7 +127,14 @@ func Open(cfg Config) (*Backend, error) {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.DialContext = (&net.Dialer{Timeout: min(cfg.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext
+		dialer := &net.Dialer{Timeout: min(cfg.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &progressConn{Conn: c, timeout: cfg.Timeout}, nil
+		}
 		// A cluster that accepts a request but never answers is as
 		// unavailable as one that refuses it. Bodies have no overall
 		// deadline (objects may be gigabytes), only the idle one of
@@ -173,6 +181,24 @@ func noRetryOnTimeout(err error) aws.Ternary {
 		return aws.FalseTernary
 	}
 	return aws.UnknownTernary
+}
+
+// progressConn is a connection to the cluster on which every write must
+// make progress within timeout: a cluster that stops reading a request's
+// body (its receive window stays shut) fails the request instead of
+// holding it forever, since the transport's header timeout only starts
+// once the body is sent. Reads are left to the header timeout and to
+// idleBody, so an idle pooled connection never times out.
+type progressConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *progressConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 // Ready does a HEAD on the backend bucket.
