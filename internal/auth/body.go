@@ -241,7 +241,7 @@ func attachBody(r *http.Request, id *Identity, mode payloadMode, payloadHash str
 	// A checksum sent as a header.
 	for i := range checksumAlgos {
 		a := &checksumAlgos[i]
-		vs := r.Header.Values(a.header)
+		vs := headerValues(r.Header, a.header)
 		if len(vs) == 0 {
 			continue
 		}

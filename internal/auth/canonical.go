@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/hex"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strconv"
@@ -290,38 +291,72 @@ func awsPath(sent string) string {
 	return uriEncode(p, false)
 }
 
-// canonicalHeaders writes "name:value\n" for each signed header, values
-// trimmed, inner runs of spaces folded, repeated headers joined by ','.
-func writeCanonicalHeaders(b *strings.Builder, r *http.Request, names []string) {
+// appendCanonicalHeaders appends "name:value\n" for each signed header,
+// values trimmed, inner runs of spaces folded, repeated headers joined by
+// ','.
+func appendCanonicalHeaders(b []byte, r *http.Request, names []string) []byte {
 	for _, name := range names {
-		b.WriteString(name)
-		b.WriteByte(':')
+		b = append(b, name...)
+		b = append(b, ':')
 		switch name {
 		case "host":
 			// net/http moves Host out of the header map.
-			b.WriteString(foldSpaces(r.Host))
+			b = append(b, foldSpaces(r.Host)...)
 		case "content-length":
-			if v := r.Header.Values("Content-Length"); len(v) > 0 {
-				writeValues(b, v)
+			if v := r.Header["Content-Length"]; len(v) > 0 {
+				b = appendValues(b, v)
 			} else if r.ContentLength >= 0 {
-				b.WriteString(strconv.FormatInt(r.ContentLength, 10))
+				b = strconv.AppendInt(b, r.ContentLength, 10)
 			}
 		case "transfer-encoding":
-			writeValues(b, r.TransferEncoding)
+			b = appendValues(b, r.TransferEncoding)
 		default:
-			writeValues(b, r.Header.Values(name))
+			b = appendValues(b, headerValues(r.Header, name))
 		}
-		b.WriteByte('\n')
+		b = append(b, '\n')
 	}
+	return b
 }
 
-func writeValues(b *strings.Builder, vs []string) {
+func appendValues(b []byte, vs []string) []byte {
 	for i, v := range vs {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(foldSpaces(v))
+		b = append(b, foldSpaces(v)...)
 	}
+	return b
+}
+
+// headerKeys maps the lower-case names clients sign and the verifier reads
+// to net/http's canonical form, worked out once: Header.Values with a
+// lower-case name canonicalises it into a new string on every call, a
+// handful of allocations per request.
+var headerKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{
+		"x-amz-date", "x-amz-content-sha256", "x-amz-security-token", "x-amz-user-agent",
+		"x-amz-decoded-content-length", "x-amz-trailer", "x-amz-sdk-checksum-algorithm",
+		"x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-sha1",
+		"x-amz-checksum-sha256", "x-amz-checksum-crc64nvme", "x-amz-checksum-mode",
+		"x-amz-checksum-algorithm", "x-amz-acl", "x-amz-copy-source", "x-amz-storage-class",
+		"x-amz-tagging", "x-amz-expected-bucket-owner", "x-amz-request-payer",
+		"amz-sdk-invocation-id", "amz-sdk-request", "content-type", "content-md5",
+		"content-encoding", "content-disposition", "content-language", "cache-control",
+		"expires", "range", "if-match", "if-none-match", "if-modified-since",
+		"if-unmodified-since", "user-agent", "accept-encoding", "date",
+	} {
+		m[n] = textproto.CanonicalMIMEHeaderKey(n)
+	}
+	return m
+}()
+
+// headerValues is h.Values(name) for a lower-case name.
+func headerValues(h http.Header, name string) []string {
+	if k, ok := headerKeys[name]; ok {
+		return h[k]
+	}
+	return h.Values(name)
 }
 
 // foldSpaces trims s and folds each run of spaces into one, as SigV4's

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ type Verifier struct {
 	MaxSkew time.Duration
 
 	mu   sync.RWMutex
-	keys map[keyID][]byte
+	keys map[keyID]*signingKey
 }
 
 // keyID names one derived signing key. The secret is part of it so a
@@ -52,6 +53,12 @@ func (v *Verifier) now() time.Time {
 
 // signingKey derives (or finds) the key for secret on date in region.
 func (v *Verifier) signingKey(secret, date, region string) []byte {
+	return v.derivedKey(secret, date, region).key
+}
+
+// derivedKey derives (or finds) the key for secret on date in region, with
+// the HMACs keyed by it.
+func (v *Verifier) derivedKey(secret, date, region string) *signingKey {
 	id := keyID{secret, date, region}
 	v.mu.RLock()
 	k, ok := v.keys[id]
@@ -59,17 +66,43 @@ func (v *Verifier) signingKey(secret, date, region string) []byte {
 	if ok {
 		return k
 	}
-	k = hmacSHA256([]byte("AWS4"+secret), date)
-	k = hmacSHA256(k, region)
-	k = hmacSHA256(k, service)
-	k = hmacSHA256(k, scopeEnd)
+	raw := hmacSHA256([]byte("AWS4"+secret), date)
+	raw = hmacSHA256(raw, region)
+	raw = hmacSHA256(raw, service)
+	raw = hmacSHA256(raw, scopeEnd)
+	k = newSigningKey(raw)
 	v.mu.Lock()
 	if v.keys == nil || len(v.keys) >= maxCachedKeys {
-		v.keys = make(map[keyID][]byte)
+		v.keys = make(map[keyID]*signingKey)
 	}
 	v.keys[id] = k
 	v.mu.Unlock()
 	return k
+}
+
+// signingKey is a derived SigV4 key and a pool of HMACs keyed by it:
+// keying an HMAC costs several allocations and two hash blocks, once per
+// request otherwise; a used one is Reset to its keyed state instead.
+type signingKey struct {
+	key  []byte
+	macs sync.Pool
+}
+
+func newSigningKey(key []byte) *signingKey {
+	k := &signingKey{key: key}
+	k.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return k
+}
+
+// verify reports, in constant time, whether sig is the HMAC of msg.
+func (k *signingKey) verify(msg, sig []byte) bool {
+	mac := k.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write(msg)
+	var sum [sha256.Size]byte
+	ok := hmac.Equal(mac.Sum(sum[:0]), sig)
+	k.macs.Put(mac)
+	return ok
 }
 
 func hmacSHA256(key []byte, data string) []byte {
@@ -305,7 +338,7 @@ func (v *Verifier) finish(r *http.Request, query []queryParam, s *signed) (*Iden
 	if err != nil {
 		return nil, err
 	}
-	key := v.signingKey(s.cred.SecretKey, s.scope.date, s.scope.region)
+	key := v.derivedKey(s.cred.SecretKey, s.scope.date, s.scope.region)
 	scope := s.scope.date + "/" + s.scope.region + "/" + service + "/" + scopeEnd
 	cq := canonicalQuery(query, s.skipQuery)
 	path := rawPath(r)
@@ -334,7 +367,7 @@ func (v *Verifier) finish(r *http.Request, query []queryParam, s *signed) (*Iden
 		ContentLength: r.ContentLength,
 		Region:        s.scope.region,
 	}
-	seed := chunkSeed{key: key, amzDate: s.amzDate, scope: scope, signature: s.signatureHex}
+	seed := chunkSeed{key: key.key, amzDate: s.amzDate, scope: scope, signature: s.signatureHex}
 	if err := attachBody(r, id, mode, s.payloadHash, seed); err != nil {
 		return nil, err
 	}
@@ -368,31 +401,51 @@ func checkSignedCoverage(r *http.Request, signedHeaders []string) error {
 	return nil
 }
 
+// canonBufs are the buffers canonical requests are built in.
+var canonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxPooledCanon keeps the buffer of a request with huge headers out of
+// the pool.
+const maxPooledCanon = 64 << 10
+
 // verifySignature builds the canonical request for path and compares
-// signatures in constant time.
-func verifySignature(r *http.Request, path, cq string, s *signed, scope string, key []byte) (canon, sts string, ok bool) {
-	var b strings.Builder
-	b.Grow(256 + len(path) + len(cq))
-	b.WriteString(r.Method)
-	b.WriteByte('\n')
-	b.WriteString(path)
-	b.WriteByte('\n')
-	b.WriteString(cq)
-	b.WriteByte('\n')
-	writeCanonicalHeaders(&b, r, s.signedHeaders)
-	b.WriteByte('\n')
+// signatures in constant time. The canonical request and the string to
+// sign are returned for the error when they do not match.
+func verifySignature(r *http.Request, path, cq string, s *signed, scope string, key *signingKey) (canon, sts string, ok bool) {
+	bp := canonBufs.Get().(*[]byte)
+	b := append((*bp)[:0], r.Method...)
+	b = append(b, '\n')
+	b = append(b, path...)
+	b = append(b, '\n')
+	b = append(b, cq...)
+	b = append(b, '\n')
+	b = appendCanonicalHeaders(b, r, s.signedHeaders)
+	b = append(b, '\n')
 	for i, h := range s.signedHeaders {
 		if i > 0 {
-			b.WriteByte(';')
+			b = append(b, ';')
 		}
-		b.WriteString(h)
+		b = append(b, h...)
 	}
-	b.WriteByte('\n')
-	b.WriteString(s.payloadHash)
-	canon = b.String()
-	sum := sha256.Sum256([]byte(canon))
-	sts = algorithmV4 + "\n" + s.amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(sts))
-	return canon, sts, hmac.Equal(mac.Sum(nil), s.signature)
+	b = append(b, '\n')
+	b = append(b, s.payloadHash...)
+	n := len(b)
+	sum := sha256.Sum256(b)
+	// The string to sign follows the canonical request in the same buffer.
+	b = append(b, algorithmV4...)
+	b = append(b, '\n')
+	b = append(b, s.amzDate...)
+	b = append(b, '\n')
+	b = append(b, scope...)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, sum[:])
+	ok = key.verify(b[n:], s.signature)
+	if !ok {
+		canon, sts = string(b[:n]), string(b[n:])
+	}
+	if cap(b) <= maxPooledCanon {
+		*bp = b
+		canonBufs.Put(bp)
+	}
+	return canon, sts, ok
 }
