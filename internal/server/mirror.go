@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -32,8 +31,11 @@ type MirrorConfig struct {
 	Version string
 }
 
-// stagingDirName is the folder of DataDir holding fills in progress; the
-// engine never uses it, and the Manager empties it of a crash's leftovers.
+// stagingDirName is the folder of DataDir holding fills in progress when
+// the backend cannot adopt files (the s3 backend); the embedded engine is a
+// store.FileAdopter, and fills are staged in its own tmp/ so that a finished
+// one is renamed into it, not copied. The Manager empties the folder it uses
+// of a crash's leftovers.
 const stagingDirName = "mirror-staging"
 
 // startMirror builds the origin client and the fill manager over backend,
@@ -51,7 +53,7 @@ func startMirror(cfg MirrorConfig, dataDir string, backend store.Backend, log *s
 		Version:       cfg.Version,
 	})
 	m, err := mirror.New(mirror.Config{
-		Store:      adoptingBackend(backend),
+		Store:      backend,
 		Origin:     oc,
 		StagingDir: staging,
 		MaxSize:    cfg.MaxSize,
@@ -63,38 +65,4 @@ func startMirror(cfg MirrorConfig, dataDir string, backend store.Backend, log *s
 		return nil, nil, err
 	}
 	return m, oc, nil
-}
-
-// countingAdopter lets a fill commit through the engine's FileAdopter (its
-// staging file renamed into the store, not copied) while the bucket counts
-// still move, as they do for every write through countingBackend.
-type countingAdopter struct {
-	countingBackend
-	a store.FileAdopter
-}
-
-func (b countingAdopter) AdoptDir() string { return b.a.AdoptDir() }
-
-func (b countingAdopter) AdoptFile(ctx context.Context, bucket, key, path string, size int64, md5 []byte, opts store.PutOptions) (store.ObjectInfo, error) {
-	old, existed, err := b.before(ctx, bucket, key)
-	if err != nil {
-		return store.ObjectInfo{}, err
-	}
-	info, err := b.a.AdoptFile(ctx, bucket, key, path, size, md5, opts)
-	if err == nil {
-		b.wrote(bucket, old, existed, info.Size)
-	}
-	return info, err
-}
-
-// adoptingBackend shows the FileAdopter of a backend behind the counting
-// wrapper; a backend passed as it is shows its own. The s3 backend has none
-// and keeps the streamed commit.
-func adoptingBackend(b store.Backend) store.Backend {
-	if cb, ok := b.(countingBackend); ok {
-		if a, ok := cb.Backend.(store.FileAdopter); ok {
-			return countingAdopter{countingBackend: cb, a: a}
-		}
-	}
-	return b
 }
