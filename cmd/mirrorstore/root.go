@@ -25,7 +25,7 @@ func newRootCmd() *cobra.Command {
 			return flagsFromEnv(cmd.Flags(), os.LookupEnv)
 		},
 	}
-	root.AddCommand(newServerCmd(), newMigrateCmd(), newRulesCmd(), newVersionCmd())
+	root.AddCommand(newServerCmd(), newMigrateCmd(), newRulesCmd(), newVersionCmd(), newHealthCmd())
 	return root
 }
 
