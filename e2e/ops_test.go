@@ -678,3 +678,84 @@ func TestAbortedMirrorAnswerIsLoggedAndCounted(t *testing.T) {
 		t.Error("the cut GET was counted as a 2xx")
 	}
 }
+
+// TestXMLBodyCaps sends every operation that reads an XML (or JSON) body
+// one byte more than its cap: each answers 400 with the error S3 gives for
+// that body (MalformedXML, MalformedACLError for ACLs, PolicyTooLarge for
+// policies, InvalidArgument for the website configuration as its
+// validator says), and nothing changes.
+func TestXMLBodyCaps(t *testing.T) {
+	ts := startOpsServer(t, nil)
+	if code, b := ts.opsSigned(t, "PUT", "/caps", nil); code != http.StatusOK {
+		t.Fatalf("create bucket: %d %s", code, b)
+	}
+	if code, b := ts.opsSigned(t, "PUT", "/caps/obj", []byte("kept")); code != http.StatusOK {
+		t.Fatalf("put: %d %s", code, b)
+	}
+	code, b := ts.opsSigned(t, "POST", "/caps/mp?uploads", nil)
+	if code != http.StatusOK {
+		t.Fatalf("create upload: %d %s", code, b)
+	}
+	uploadID := b[strings.Index(b, "<UploadId>")+len("<UploadId>") : strings.Index(b, "</UploadId>")]
+
+	// body returns an XML document of exactly n bytes rooted at root.
+	body := func(root string, n int) []byte {
+		open, end := "<"+root+">", "</"+root+">"
+		return []byte(open + strings.Repeat(" ", n-len(open)-len(end)) + end)
+	}
+	cases := []struct {
+		op, method, path, root string
+		limit                  int
+		code                   string
+	}{
+		{"CreateBucket", "PUT", "/caps-new", "CreateBucketConfiguration", 64 << 10, "MalformedXML"},
+		{"PutBucketAcl", "PUT", "/caps?acl", "AccessControlPolicy", 64 << 10, "MalformedACLError"},
+		{"PutBucketVersioning", "PUT", "/caps?versioning", "VersioningConfiguration", 64 << 10, "MalformedXML"},
+		{"PutBucketWebsite", "PUT", "/caps?website", "WebsiteConfiguration", 64 << 10, "InvalidArgument"},
+		{"PutBucketPolicy", "PUT", "/caps?policy", "", 20 << 10, "PolicyTooLarge"},
+		{"PutObjectTagging", "PUT", "/caps/obj?tagging", "Tagging", 64 << 10, "MalformedXML"},
+		{"DeleteObjects", "POST", "/caps?delete", "Delete", 8 << 20, "MalformedXML"},
+		{"CompleteMultipartUpload", "POST", "/caps/mp?uploadId=" + uploadID, "CompleteMultipartUpload", 4 << 20, "MalformedXML"},
+	}
+	for _, c := range cases {
+		t.Run(c.op, func(t *testing.T) {
+			var over []byte
+			if c.root == "" {
+				over = []byte(`{"Version":"2012-10-17","Statement":[]}` + strings.Repeat(" ", c.limit+1-39))
+			} else {
+				over = body(c.root, c.limit+1)
+			}
+			if len(over) != c.limit+1 {
+				t.Fatalf("body of %d bytes", len(over))
+			}
+			code, b := ts.opsSigned(t, c.method, c.path, over)
+			if code != http.StatusBadRequest || !strings.Contains(b, "<Code>"+c.code+"</Code>") {
+				t.Fatalf("%s with %d bytes: %d %s", c.op, len(over), code, b)
+			}
+		})
+	}
+
+	// Nothing changed: no new bucket, no configuration, the object and its
+	// (absent) tags, the upload still open.
+	for path, want := range map[string]int{
+		"/caps-new":                     http.StatusNotFound,
+		"/caps?website":                 http.StatusNotFound,
+		"/caps?policy":                  http.StatusNotFound,
+		"/caps/obj":                     http.StatusOK,
+		"/caps/mp?uploadId=" + uploadID: http.StatusOK,
+	} {
+		method := "GET"
+		if path == "/caps-new" {
+			method = "HEAD"
+		}
+		if code, b := ts.opsSigned(t, method, path, nil); code != want {
+			t.Errorf("%s %s after the refusals: %d, want %d %s", method, path, code, want, b)
+		}
+	}
+	if code, b := ts.opsSigned(t, "GET", "/caps/obj?tagging", nil); code != http.StatusOK || strings.Contains(b, "<Tag>") {
+		t.Errorf("tags after the refusal: %d %s", code, b)
+	}
+	if code, b := ts.opsSigned(t, "GET", "/caps?acl", nil); code != http.StatusOK || strings.Contains(b, "AllUsers") {
+		t.Errorf("ACL after the refusal: %d %s", code, b)
+	}
+}
