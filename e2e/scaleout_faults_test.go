@@ -137,6 +137,8 @@ var unavailableOps = []struct {
 	{"ListObjectsV2", http.MethodGet, "/faults?list-type=2", nil},
 	{"ListBuckets", http.MethodGet, "/", nil},
 	{"CreateBucket", http.MethodPut, "/faults-new", nil},
+	// A miss under a Mirror rule cannot be told from a fault: no fill.
+	{"GET under a Mirror rule", http.MethodGet, "/faults-mirror/k", nil},
 }
 
 // wantUnavailable sends every request of unavailableOps and checks each is
@@ -179,8 +181,9 @@ func (ts *testServer) get(t *testing.T, path string) reply {
 	return ts.send(t, r)
 }
 
-// seedFaults creates bucket "faults" with object "obj" through n.
-func seedFaults(t *testing.T, n *testServer, body []byte) {
+// seedFaults creates bucket "faults" with object "obj" through n, and
+// bucket "faults-mirror" mirroring the returned origin.
+func seedFaults(t *testing.T, n *testServer, body []byte) *fakeOrigin {
 	t.Helper()
 	if a := n.signed(t, http.MethodPut, "/faults", nil); a.status != http.StatusOK {
 		t.Fatalf("create bucket: %d %s", a.status, a.body)
@@ -188,6 +191,10 @@ func seedFaults(t *testing.T, n *testServer, body []byte) {
 	if a := n.signed(t, http.MethodPut, "/faults/obj", body); a.status != http.StatusOK {
 		t.Fatalf("PUT: %d %s", a.status, a.body)
 	}
+	o := newFakeOrigin(t)
+	o.serve("/k", []byte("from the origin"))
+	n.mirrorBucket(t, "faults-mirror", mirrorRule(1, "", o.URL+"/", ""))
+	return o
 }
 
 // wantRecovered waits until /-/ready answers 200 again, then checks the
@@ -220,12 +227,15 @@ func TestScaleOutBackendDown(t *testing.T) {
 	const timeout = 3 * time.Second
 	n := startNodeWith(t, m.backend("http://"+m.addr, timeout))
 	body := bytes.Repeat([]byte("survives the outage "), 5000)
-	seedFaults(t, n, body)
+	o := seedFaults(t, n, body)
 
 	m.stop()
 	// A refused connection is retried (three attempts, at most a second
 	// apart), never waited on for the whole timeout.
 	wantUnavailable(t, n, timeout+2*time.Second)
+	if hits := o.count("/k"); hits != 0 {
+		t.Fatalf("the origin was asked %d times while the cluster was down", hits)
+	}
 
 	m.start()
 	wantRecovered(t, n, body)
@@ -353,12 +363,15 @@ func TestScaleOutBackendSlow(t *testing.T) {
 	const timeout = 2 * time.Second
 	n := startNodeWith(t, m.backend("http://"+p.addr(), timeout))
 	body := bytes.Repeat([]byte("stalled mid-object "), 2<<20) // 38 MiB: more than the sockets between us buffer
-	seedFaults(t, n, body)
+	o := seedFaults(t, n, body)
 
 	// Stalled before the answer: 503 within the timeout (a timed-out
 	// request is not retried).
 	p.setStalled(true)
 	wantUnavailable(t, n, timeout+time.Second)
+	if hits := o.count("/k"); hits != 0 {
+		t.Fatalf("the origin was asked %d times while the cluster stalled", hits)
+	}
 
 	// Stalled in the middle of the bytes: the download is cut.
 	p.setStalled(false)
