@@ -73,6 +73,7 @@ var errorTable = map[string]errorSpec{
 	"NotImplemented":                    {http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented."},
 	"PolicyTooLarge":                    {http.StatusBadRequest, "Policy exceeds the maximum allowed document size."},
 	"PreconditionFailed":                {http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold."},
+	"RequestTimeout":                    {http.StatusBadRequest, "Your socket connection to the server was not read from or written to within the timeout period."},
 	"RequestTimeTooSkewed":              {http.StatusForbidden, "The difference between the request time and the server's time is too large."},
 	"ServiceUnavailable":                {http.StatusServiceUnavailable, "The service is unavailable. Please retry."},
 	"SignatureDoesNotMatch":             {http.StatusForbidden, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},

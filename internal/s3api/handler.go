@@ -60,6 +60,10 @@ type Config struct {
 	Mirror *mirror.Manager
 	// Ops configures /-/metrics, /-/status and the request cap.
 	Ops Ops
+	// BodyIdleTimeout bounds the wait for the next bytes of a request
+	// body; past it the request is answered 400 RequestTimeout and the
+	// connection closed. Zero means DefaultBodyIdleTimeout.
+	BodyIdleTimeout time.Duration
 }
 
 // Handler is the root http.Handler of the S3 API.
@@ -78,6 +82,8 @@ type Handler struct {
 
 	idPrefix uint64
 	idSeq    atomic.Uint64
+
+	bodyIdle time.Duration
 
 	ops ops
 }
@@ -132,6 +138,10 @@ func New(cfg Config) *Handler {
 		h.acl.ttl = 5 * time.Second
 	}
 	h.website.ttl = h.acl.ttl
+	h.bodyIdle = cfg.BodyIdleTimeout
+	if h.bodyIdle <= 0 {
+		h.bodyIdle = DefaultBodyIdleTimeout
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	h.idPrefix = binary.BigEndian.Uint64(b[:])
@@ -171,6 +181,14 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if r.Body != nil && r.Body != http.NoBody {
+		rc := http.NewResponseController(rw)
+		r.Body = &idleBody{body: r.Body, rc: rc, d: h.bodyIdle}
+		// What a handler leaves of a body, net/http drains before it
+		// answers, with no deadline of its own: a client that stalls
+		// there would hold the connection as surely. Bound it too.
+		defer func() { _ = rc.SetReadDeadline(time.Now().Add(h.bodyIdle)) }()
+	}
 	var err error
 	if release, ok := h.admit(r); ok {
 		defer release()

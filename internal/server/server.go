@@ -60,6 +60,9 @@ type Config struct {
 	// request's headers (10 s when zero), so a slow client cannot hold a
 	// connection open without ever making a request.
 	ReadHeaderTimeout time.Duration
+	// BodyIdleTimeout bounds the wait for the next bytes of a request
+	// body (400 RequestTimeout past it); 20 s when zero.
+	BodyIdleTimeout time.Duration
 	// Logger receives the request log and server events.
 	Logger *slog.Logger
 	// Mirror configures the fills of Mirror rules.
@@ -163,6 +166,8 @@ func Start(cfg Config) (*Server, error) {
 		OwnHosts: ownHosts(ln.Addr()),
 		Mirror:   mgr,
 		Ops:      s3api.Ops{Metrics: met, StatusPublic: cfg.StatusPublic, MaxRequests: cfg.MaxRequests},
+
+		BodyIdleTimeout: cfg.BodyIdleTimeout,
 	})
 	s := &Server{
 		cfg:     cfg,
