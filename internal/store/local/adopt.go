@@ -49,6 +49,11 @@ func (e *Engine) AdoptFile(ctx context.Context, bucket, key, path string, size i
 	if fi.Size() != size {
 		return store.ObjectInfo{}, wrap(fmt.Errorf("file holds %d bytes, declared %d: %w", fi.Size(), size, store.ErrIncompleteBody))
 	}
+	// The file already takes its space; the record must not be the
+	// write that meets a full disk.
+	if err := e.checkReserve(0); err != nil {
+		return store.ObjectInfo{}, wrap(err)
+	}
 	id := newFileID()
 	dst := e.dataPath(id)
 	if err := os.Rename(path, dst); err != nil {

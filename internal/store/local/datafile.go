@@ -16,14 +16,18 @@ type DataFile interface {
 }
 
 // createDataFile opens a new file in tmp/ for a body, wrapped when the
-// options ask for it.
+// options ask for it, and checking the free-space reserve as it grows.
 func (e *Engine) createDataFile() (DataFile, error) {
 	f, err := os.CreateTemp(filepath.Join(e.dir, "tmp"), "data-")
 	if err != nil {
 		return nil, err
 	}
+	var df DataFile = f
 	if e.wrapDataFile != nil {
-		return e.wrapDataFile(f), nil
+		df = e.wrapDataFile(f)
 	}
-	return f, nil
+	if e.reserve > 0 {
+		df = &reserveFile{DataFile: df, e: e}
+	}
+	return df, nil
 }

@@ -46,6 +46,10 @@ type Options struct {
 	// into, so tests can inject write, sync and close failures where a
 	// real disk would report them.
 	WrapDataFile func(*os.File) DataFile
+	// ReserveBytes is the free space writes of object bytes leave on the
+	// filesystem for metadata (see reserve.go): 0 means 5% of the
+	// filesystem, at least 8 MiB and at most 1 GiB; negative means none.
+	ReserveBytes int64
 }
 
 // Engine is the embedded store.Backend. It is safe for concurrent use.
@@ -55,6 +59,8 @@ type Engine struct {
 	inlineMax int
 	// wrapDataFile is Options.WrapDataFile.
 	wrapDataFile func(*os.File) DataFile
+	// reserve is the free space data writes leave (0: not checked).
+	reserve int64
 
 	// life guards closed: every operation holds it shared, Close exclusively,
 	// so Close waits for operations in flight and later calls fail.
@@ -117,6 +123,12 @@ func OpenWith(dir string, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("open %s: metadata: %w", dir, err)
 	}
 	e := &Engine{dir: dir, db: db, inlineMax: inlineMax, wrapDataFile: opts.WrapDataFile, seed: maphash.MakeSeed()}
+	switch {
+	case opts.ReserveBytes > 0:
+		e.reserve = opts.ReserveBytes
+	case opts.ReserveBytes == 0:
+		e.reserve = defaultReserve(dir)
+	}
 	if err := e.removeOrphans(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: removing orphan data files: %w", dir, err)

@@ -57,6 +57,9 @@ type written struct {
 // inlineMax bytes, into memory), checking size (-1 = unknown) and wantMD5.
 // On any error nothing remains on disk.
 func (e *Engine) writeData(ctx context.Context, body io.Reader, size int64, wantMD5 []byte, inlineMax int) (written, error) {
+	if err := e.checkReserve(max(size, 0)); err != nil {
+		return written{}, err
+	}
 	br := &bodyReader{ctx: ctx, r: body, h: md5.New()}
 	var src io.Reader = br
 	if size >= 0 {
