@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,4 +359,24 @@ func TestUsageSurvivesKill(t *testing.T) {
 		}
 		t.Logf("round %d: %d objects, %d bytes", round, want.objects, want.bytes)
 	}
+}
+
+// BenchmarkPutNewKeysParallel measures durable small writes of new keys
+// from many writers into one bucket: each moves the bucket's usage record,
+// so it shows what ordering those records costs against the grouped fsync.
+func BenchmarkPutNewKeysParallel(b *testing.B) {
+	e := benchEngine(b)
+	data := bytes.Repeat([]byte("p"), 4<<10)
+	b.SetBytes(int64(len(data)))
+	var n atomic.Int64
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := fmt.Sprintf("n%09d", n.Add(1))
+			if _, err := e.PutObject(context.Background(), "bench", key, bytes.NewReader(data), store.PutOptions{Size: int64(len(data))}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
