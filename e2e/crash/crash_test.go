@@ -47,6 +47,11 @@ const (
 
 var rounds = envInt("MIRRORSTORE_CRASH_ROUNDS", 20)
 
+// budget, from MIRRORSTORE_CRASH_FOR (a duration), stops the long form
+// after the cycle that passes it, so a run that must end by a given time
+// still prints its counts; 0 means no limit.
+var budget, _ = time.ParseDuration(os.Getenv("MIRRORSTORE_CRASH_FOR"))
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -337,7 +342,7 @@ func putMirrorRule(t *testing.T, addr, originURL string) {
 // and one fill to be acknowledged before the kill, so every round checks
 // both, while others are cut short. The 20 default rounds take about a
 // minute under -race; MIRRORSTORE_CRASH_ROUNDS=1000 (make crash-long) is
-// the long form.
+// the long form, MIRRORSTORE_CRASH_FOR a time limit on it.
 func TestKillDuringWrites(t *testing.T) {
 	killDuring(t, 4, 2, 1, 20, 300)
 }
@@ -390,7 +395,12 @@ func killDuring(t *testing.T, putters, uploaders, fillers, minMs, spanMs int) {
 		workers = append(workers, &worker{name: fmt.Sprintf("m/w%d/", i)})
 	}
 	start := time.Now()
+	cycles := 0
 	for round := 0; round < rounds; round++ {
+		if budget > 0 && time.Since(start) > budget {
+			t.Logf("MIRRORSTORE_CRASH_FOR=%v reached after %d of %d cycles", budget, round, rounds)
+			break
+		}
 		roundStart := time.Now()
 		client := newClient(s.addr)
 		var wg sync.WaitGroup
@@ -452,11 +462,13 @@ func killDuring(t *testing.T, putters, uploaders, fillers, minMs, spanMs int) {
 		s.start(t)
 		t2 := time.Now()
 		verify(t, s, m)
+		cycles++
 		if (round+1)%100 == 0 {
 			// Progress of the long form; the last round's phases show
 			// where its time goes.
 			t.Logf("%d cycles in %v; round %d: load %v, kill %v, start %v, check %v", round+1, time.Since(start).Round(time.Second),
 				round, t0.Sub(roundStart).Round(time.Millisecond), t1.Sub(t0).Round(time.Millisecond), t2.Sub(t1).Round(time.Millisecond), time.Since(t2).Round(time.Millisecond))
+			logCounts(t, m)
 		}
 		if t.Failed() {
 			t.Fatalf("round %d failed; server log:\n%s", round, s.log)
@@ -467,7 +479,14 @@ func killDuring(t *testing.T, putters, uploaders, fillers, minMs, spanMs int) {
 	for _, w := range workers {
 		keys += len(w.own)
 	}
-	t.Logf("crash loop: %d cycles (SIGKILL, restart, check) in %v; %d keys", rounds, time.Since(start).Round(time.Second), keys)
+	t.Logf("crash loop: %d cycles (SIGKILL, restart, check) in %v; %d keys", cycles, time.Since(start).Round(time.Second), keys)
+	logCounts(t, m)
+}
+
+// logCounts prints the operations acknowledged and the checks passed.
+func logCounts(t *testing.T, m *model) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	t.Logf("acknowledged: put %d, overwrite %d, delete %d, copy %d, multipart complete %d, mirror fill %d",
 		m.acks["put"], m.acks["overwrite"], m.acks["delete"], m.acks["copy"], m.acks["complete"], m.acks["fill"])
 	t.Logf("checks passed: listed entries read back %d, listed sizes %d, present after ack %d, gone after delete %d, in-flight resolved %d, upload parts %d, uploads aborted %d, orphan scans %d",
