@@ -77,7 +77,7 @@ func startServer(t *testing.T) *server {
 	// The origins are on loopback; a short idle timeout makes the
 	// dripping origin's fills fail within the soak.
 	s.cmd = exec.Command(bin, "server", "--addr", s.addr, "--data", filepath.Join(t.TempDir(), "data"),
-		"--mirror-allow-private", "--mirror-timeout", "5s", "--mirror-idle-timeout", "1s", "--log-format", "json")
+		"--mirror-allow-private", "--mirror-timeout", "5s", "--mirror-idle-timeout", "2s", "--log-format", "json")
 	s.cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+accessKey, "MIRRORSTORE_SECRET_KEY="+secretKey)
 	// The request log is not kept: 30 minutes of it is hundreds of MiB.
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, &s.log
@@ -206,10 +206,10 @@ func startOrigins(t *testing.T) (good, bad *httptest.Server) {
 			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 			_, _ = w.Write(b[:100])
 			w.(http.Flusher).Flush()
-			// Past the server's 1 s idle timeout.
+			// Past the server's 2 s idle timeout.
 			select {
 			case <-r.Context().Done():
-			case <-time.After(3 * time.Second):
+			case <-time.After(6 * time.Second):
 			}
 		default:
 			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -622,9 +622,9 @@ func fills(ctx context.Context, c *s3.Client, prefix string, modes []string, st 
 }
 
 // waitStored reads key until the store serves it (with an ETag), at most
-// 5 s: a fill commits just after the client has its last byte.
+// 30 s: a fill commits just after the client has its last byte.
 func waitStored(ctx context.Context, c *s3.Client, key string, want []byte, st *stats) {
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 		if err == nil {
@@ -642,7 +642,7 @@ func waitStored(ctx context.Context, c *s3.Client, key string, want []byte, st *
 			return
 		}
 		if time.Now().After(deadline) {
-			st.fail("fill %s not stored after 5 s", key)
+			st.fail("fill %s not stored after 30 s", key)
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
