@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -163,6 +164,11 @@ func s3Suite(work string, opt s3Options, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	for _, s := range servers {
+		if figs[mPutS][s.name].load.ops == 0 {
+			return fmt.Errorf("%s: no %s object was PUT in %s", s.name, sizeS, opt.duration)
+		}
+	}
 	if err := run(mGetS, opt.conns, func(s *s3Server) loadSpec {
 		n := figs[mPutS][s.name].load.ops
 		return loadSpec{duration: opt.duration, op: getOp(s.client, benchBucket, func(i int) string { return smallKey(i % n) }, small, opt.conns)}
@@ -180,6 +186,11 @@ func s3Suite(work string, opt s3Options, out io.Writer) error {
 		return loadSpec{duration: opt.duration, op: putOp(s.client, benchBucket, largeKey, large)}
 	}); err != nil {
 		return err
+	}
+	for _, s := range servers {
+		if figs[mPutL][s.name].load.ops == 0 {
+			return fmt.Errorf("%s: no %s object was PUT in %s", s.name, sizeL, opt.duration)
+		}
 	}
 	if err := run(mGetL, opt.bigConns, func(s *s3Server) loadSpec {
 		n := figs[mPutL][s.name].load.ops
@@ -410,7 +421,31 @@ func printVerdicts(out io.Writer, vs []verdict) {
 func populate(ctx context.Context, s *s3Server, opt s3Options) error {
 	start := time.Now()
 	key := func(i int) string { return fmt.Sprintf("%sp%04d/k%07d", s.listPrefix, i/1000, i) }
-	r, err := runLoad(ctx, loadSpec{clients: opt.populateConns, count: opt.listKeys, op: putOp(s.client, s.listBucket, key, nil)})
+	put := putOp(s.client, s.listBucket, key, nil)
+	var done atomic.Int64
+	stop := make(chan struct{})
+	ticked := make(chan struct{})
+	go func() {
+		defer close(ticked)
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				n := done.Load()
+				fmt.Fprintf(os.Stderr, "filling %s/%s on %s: %d of %d keys, %.0f objects/s\n", s.listBucket, s.listPrefix, s.name, n, opt.listKeys, float64(n)/time.Since(start).Seconds())
+			}
+		}
+	}()
+	r, err := runLoad(ctx, loadSpec{clients: opt.populateConns, count: opt.listKeys, op: func(ctx context.Context, w, i int) (int64, error) {
+		n, err := put(ctx, w, i)
+		done.Add(1)
+		return n, err
+	}})
+	close(stop)
+	<-ticked
 	if err != nil {
 		return fmt.Errorf("%s: filling %s: %w", s.name, s.listBucket, err)
 	}
