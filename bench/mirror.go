@@ -197,6 +197,29 @@ func procStatusKiB(pid int, field string) (int64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
+// procCPU returns the user + system CPU time a process has used, from
+// /proc/<pid>/stat (clock ticks of 10 ms). Unlike wall time it hardly moves
+// with what else runs on the machine, so a change's cost can be compared
+// between runs on a busy machine.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; the fields after its
+	// closing parenthesis are fixed: utime and stime are the 12th and 13th.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(u+st) * 10 * time.Millisecond, nil
+}
+
 // writeRepeated writes size bytes made of one random 1 MiB block repeated.
 func writeRepeated(path string, size int64) error {
 	block := make([]byte, 1<<20)
@@ -320,6 +343,13 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	if err != nil {
 		return err
 	}
+	// The server's CPU over the cold phase (fills, their commits, and the
+	// waits for them): fills take turns with direct GETs, which it never
+	// sees.
+	coldCPU0, err := procCPU(ms.pid)
+	if err != nil {
+		return err
+	}
 	for i := 0; i < opt.coldRuns; i++ {
 		name := fmt.Sprintf("cold-%d.bin", i)
 		measure := []func() error{
@@ -350,6 +380,11 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 		fmt.Fprintf(os.Stderr, "cold %s: mirror %.0f MB/s ttfb %.2f ms, direct %.0f MB/s ttfb %.2f ms\n", name, msMBps[i], msTTFB[i], dMBps[i], dTTFB[i])
 	}
 	stopProfile()
+	coldCPU1, err := procCPU(ms.pid)
+	if err != nil {
+		return err
+	}
+	coldCPU := (coldCPU1 - coldCPU0) / time.Duration(opt.coldRuns)
 
 	// 2. Herd: one cold fetch alone, then opt.herd at once on another cold
 	// key of the same file; then the same herd on the now stored key.
@@ -422,11 +457,20 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	if stopProfile, err = profileServer(ms.pid, "small"); err != nil {
 		return err
 	}
+	smallCPU0, err := procCPU(ms.pid)
+	if err != nil {
+		return err
+	}
 	fillWall, err := concurrentGets(small, opt.smallKeys, opt.smallConns, func(i int) string { return fmt.Sprintf("%s/small/m-%d", msBase, i) }, smallSize)
 	stopProfile()
 	if err != nil {
 		return err
 	}
+	smallCPU1, err := procCPU(ms.pid)
+	if err != nil {
+		return err
+	}
+	smallCPU := (smallCPU1 - smallCPU0) / time.Duration(opt.smallKeys)
 	fills := float64(opt.smallKeys) / fillWall.Seconds()
 	direct := float64(opt.smallKeys) / dWall.Seconds()
 	for _, i := range []int{0, opt.smallKeys / 2, opt.smallKeys - 1} {
@@ -454,5 +498,7 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	fmt.Printf("| cold 1 KiB fills/s (%d keys, %d clients) | %.0f | %.0f req/s (nginx direct) | %.2f× | ≥ 2,000/s | %s |\n", opt.smallKeys, opt.smallConns, fills, direct, fills/direct, met(fills >= 2000))
 	fmt.Printf("\nAnchors: %d concurrent GETs of the same 64 MiB key once stored took %.2f s (the cold herd took %.2f× that); the 2 GiB fill ran at %.0f MB/s; VmHWM was %.1f MiB before it and %.1f MiB after.\n",
 		opt.herd, warmWall.Seconds(), herdWall.Seconds()/warmWall.Seconds(), huge.mbps(), float64(hwmBefore)/1024, float64(hwmAfter)/1024)
+	fmt.Printf("Server CPU (user + system): %.0f ms per cold 256 MiB fill, %.0f µs per cold 1 KiB fill.\n",
+		coldCPU.Seconds()*1e3, smallCPU.Seconds()*1e6)
 	return nil
 }
