@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"mirrorstore/internal/auth"
 	"mirrorstore/internal/store"
@@ -25,7 +26,13 @@ func openBackend(cfg Config) (store.Backend, error) {
 	case "", "local":
 		return local.Open(cfg.DataDir)
 	case "s3":
-		return s3backend.Open(cfg.Backend.S3)
+		s3cfg := cfg.Backend.S3
+		if s3cfg.SpoolDir == "" {
+			// In the node's own folder, so a restart clears what a
+			// killed node was sending.
+			s3cfg.SpoolDir = filepath.Join(cfg.DataDir, "backend-spool")
+		}
+		return s3backend.Open(s3cfg)
 	}
 	return nil, fmt.Errorf("--backend %q: use local or s3", cfg.Backend.Kind)
 }

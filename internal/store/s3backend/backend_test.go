@@ -10,6 +10,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -415,4 +417,47 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// TestSpoolDir: a conditional body past the memory buffer is spooled in
+// Config.SpoolDir while it is sent and removed after; Open empties the
+// folder, so what a killed node was spooling does not outlive its restart.
+func TestSpoolDir(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "mirrorstore-part-left-by-a-kill")
+	if err := os.WriteFile(stale, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := Open(Config{Endpoint: minioEndpoint, Bucket: b.bucket, AccessKey: minioUser, SecretKey: minioPassword, SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("Open left %v in the spool folder", left)
+	}
+	mustBucket(t, b2, "spool")
+	data := bytes.Repeat([]byte("spooled "), (streamPartSize+1<<20)/8)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b2.PutObject(ctx, "spool", "k", pr, store.PutOptions{Size: int64(len(data)), Conditions: store.Conditions{IfNoneMatchStar: true}})
+		done <- err
+	}()
+	if _, err := pw.Write(data[:len(data)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if spooling, _ := filepath.Glob(filepath.Join(dir, "mirrorstore-part-*")); len(spooling) != 1 {
+		t.Fatalf("while spooling, the spool folder holds %v", spooling)
+	}
+	_, _ = pw.Write(data[len(data)-1:])
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("the spooled body outlived its PUT: %v", left)
+	}
 }

@@ -142,7 +142,7 @@ func (b *Backend) UploadPart(ctx context.Context, bucket, key, uploadID string, 
 		v = newVerifier(body, size, contentMD5, true)
 		src, sum, optFns = v, v.sum, []func(*s3.Options){unsignedPayload}
 	default:
-		sp, err := spool(body, size, contentMD5)
+		sp, err := spool(b.spoolDir, body, size, contentMD5)
 		if err != nil {
 			return store.PartInfo{}, fmt.Errorf("upload part %d: %w", partNumber, err)
 		}
@@ -179,8 +179,8 @@ type spooled struct {
 }
 
 // spool reads a body whole, checking its size and MD5, into memory up to
-// streamPartSize and into a temporary file beyond.
-func spool(body io.Reader, size int64, contentMD5 []byte) (*spooled, error) {
+// streamPartSize and into a temporary file in dir beyond.
+func spool(dir string, body io.Reader, size int64, contentMD5 []byte) (*spooled, error) {
 	v := newVerifier(body, size, contentMD5, false)
 	bufSize := int64(streamPartSize)
 	if size >= 0 && size < bufSize {
@@ -194,7 +194,7 @@ func spool(body io.Reader, size int64, contentMD5 []byte) (*spooled, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp("", "mirrorstore-part-*")
+	f, err := os.CreateTemp(dir, "mirrorstore-part-*")
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 				return store.ObjectInfo{}, fmt.Errorf("put %s/%s: %w: the key exists", bucket, key, store.ErrPreconditionFailed)
 			}
 		}
-		sp, err := spool(body, opts.Size, opts.ContentMD5)
+		sp, err := spool(b.spoolDir, body, opts.Size, opts.ContentMD5)
 		if err != nil {
 			return store.ObjectInfo{}, fmt.Errorf("put %s/%s: %w", bucket, key, err)
 		}

@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -62,6 +63,12 @@ type Config struct {
 	// gets 503 ServiceUnavailable within about Timeout. Zero means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// SpoolDir holds the bodies spooled before a conditional write (see
+	// PutObject) while they are sent. Open empties it, so a node killed
+	// mid-write leaves nothing behind once it starts again; it must be
+	// the node's own. Empty means the system's temporary folder, which
+	// is not emptied.
+	SpoolDir string
 	// HTTPClient, when set, replaces the default client (connect and
 	// header timeouts); body reads still follow Timeout.
 	HTTPClient *http.Client
@@ -99,6 +106,8 @@ type Backend struct {
 	bucket string
 	// timeout is Config.Timeout, applied to body reads.
 	timeout time.Duration
+	// spoolDir is Config.SpoolDir ("" for the temporary folder).
+	spoolDir string
 	// singlePutMax and streamPartMin are maxSinglePut and minStreamPart,
 	// lowered by tests to reach the multipart path with small bodies.
 	singlePutMax, streamPartMin int64
@@ -123,6 +132,11 @@ func Open(cfg Config) (*Backend, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.SpoolDir != "" {
+		if err := emptyDir(cfg.SpoolDir); err != nil {
+			return nil, fmt.Errorf("s3 backend spool folder: %w", err)
+		}
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
@@ -157,7 +171,7 @@ func Open(cfg Config) (*Backend, error) {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return &Backend{client: client, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, singlePutMax: maxSinglePut, streamPartMin: minStreamPart}, nil
+	return &Backend{client: client, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, spoolDir: cfg.SpoolDir, singlePutMax: maxSinglePut, streamPartMin: minStreamPart}, nil
 }
 
 // newRetryer is the SDK's standard retryer with our attempts and backoff,
@@ -181,6 +195,23 @@ func noRetryOnTimeout(err error) aws.Ternary {
 		return aws.FalseTernary
 	}
 	return aws.UnknownTernary
+}
+
+// emptyDir creates dir, or removes what it holds.
+func emptyDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // progressConn is a connection to the cluster on which every write must
