@@ -134,8 +134,16 @@ func newBackend(t *testing.T) *Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(b.bucket)}); err != nil {
-		t.Fatalf("create backend bucket: %v", err)
+	// A MinIO that just said it is ready may still answer 503
+	// XMinioServerNotInitialized on a loaded machine.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := b.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(b.bucket)})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create backend bucket: %v", err)
+		}
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
