@@ -291,7 +291,7 @@ func newClient(addr string) *s3.Client {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   &http.Client{Timeout: 20 * time.Second},
+		HTTPClient:   &http.Client{Timeout: 60 * time.Second},
 	})
 }
 
@@ -449,8 +449,8 @@ func killDuring(t *testing.T, putters, uploaders, fillers, minMs, spanMs int) {
 			}
 			select {
 			case <-c.done:
-			case <-time.After(20 * time.Second):
-				t.Errorf("round %d: no %s in 20 s", round, c.what)
+			case <-time.After(60 * time.Second):
+				t.Errorf("round %d: no %s in 60 s", round, c.what)
 			}
 		}
 		t0 := time.Now()
