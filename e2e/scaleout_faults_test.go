@@ -47,6 +47,7 @@ func (m *minioProc) start() {
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+scaleoutMinioUser, "MINIO_ROOT_PASSWORD="+scaleoutMinioPassword, "MINIO_BROWSER=off")
 	m.logs.Reset()
 	cmd.Stdout, cmd.Stderr = &m.logs, &m.logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
