@@ -128,8 +128,12 @@ func (v *verifier) Read(p []byte) (int, error) {
 		}
 	}
 	if v.size >= 0 && v.n > v.size {
+		// None of this read's bytes pass: with the held byte they would
+		// make up the whole declared length, and a backend that has the
+		// declared length has a complete request to store, however the
+		// connection is cut after it.
 		v.err = fmt.Errorf("body longer than its declared %d bytes: %w", v.size, store.ErrIncompleteBody)
-		return n, v.err
+		return 0, v.err
 	}
 	switch err {
 	case nil:
