@@ -373,7 +373,9 @@ func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, s
 	case aborted:
 		cause := req.abortCause
 		if cause == nil {
-			cause = err
+			// Not a cut chosen by a handler: a panic, whose stack
+			// net/http logs.
+			cause = errors.New("the handler panicked")
 		}
 		attrs = append(attrs, slog.String("outcome", "aborted"), slog.String("err", cause.Error()))
 	case req.filled && err == nil:
