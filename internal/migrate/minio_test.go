@@ -3,6 +3,7 @@ package migrate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,12 +11,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 )
 
 const (
@@ -61,6 +64,9 @@ func startMinio(t *testing.T) string {
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioTestUser, "MINIO_ROOT_PASSWORD="+minioTestPassword, "MINIO_BROWSER=off")
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	// A test binary that dies past its -timeout never runs its cleanups:
+	// MinIO goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
@@ -84,6 +90,24 @@ func startMinio(t *testing.T) string {
 	}
 }
 
+// createBucket creates a bucket on a MinIO startMinio started. A MinIO
+// that just said it is ready may still answer 503
+// XMinioServerNotInitialized on a loaded machine (past the SDK's own
+// retries); that answer is retried for up to a minute.
+func createBucket(t *testing.T, mc *s3.Client, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, err := mc.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)})
+		if err == nil {
+			return
+		}
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "XMinioServerNotInitialized" || time.Now().After(deadline) {
+			t.Fatalf("create MinIO bucket %s: %v", name, err)
+		}
+	}
+}
+
 // TestMinioSource migrates a prefix of a real foreign S3 store (MinIO):
 // every object arrives byte-identical with its content headers, the large
 // one by multipart, and nothing outside the prefix is copied.
@@ -92,9 +116,7 @@ func TestMinioSource(t *testing.T) {
 	ctx := context.Background()
 	mc := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ep), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(minioTestUser, minioTestPassword, "")})
-	if _, err := mc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("legacy")}); err != nil {
-		t.Fatal(err)
-	}
+	createBucket(t, mc, "legacy")
 	type src struct {
 		body                                              []byte
 		ctype, cache, disposition, encoding, language, ex string
