@@ -353,7 +353,12 @@ func TestWholeOrNothing(t *testing.T) {
 
 func wholeOrNothing(t *testing.T, body []byte, tc wholeCase, adopt bool) {
 	o := newOrigin(t)
-	f := newFixtureMode(t, origin.Config{IdleTimeout: 200 * time.Millisecond}, false, 500<<10, adopt)
+	// The idle timeout applies to the good second fill too: on a loaded
+	// machine a healthy 300 KiB body can pause for a few hundred
+	// milliseconds between reads, which a 200 ms timeout took for a
+	// stall. The stalls above never end on their own (until the test
+	// does), so a longer timeout still catches each of them.
+	f := newFixtureMode(t, origin.Config{IdleTimeout: 2 * time.Second}, false, 500<<10, adopt)
 	s := spec(o.handle("/obj", firstTime(tc.bad(o), serve(body, "Content-MD5", md5b64(body)))))
 	s.CheckMD5 = true
 	if tc.spec != nil {
