@@ -82,9 +82,12 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
+	// fail exits without running deferred calls: the work folder (with
+	// the servers' data, gigabytes after a failed large run) goes first.
 	defer os.RemoveAll(work)
 	// nginx workers drop root and must be able to read the served files.
 	if err := os.Chmod(work, 0o755); err != nil {
+		os.RemoveAll(work)
 		fail(err)
 	}
 
@@ -107,6 +110,7 @@ func main() {
 		err = fmt.Errorf("unknown suite %q", *suite)
 	}
 	if err != nil {
+		os.RemoveAll(work)
 		fail(err)
 	}
 }
