@@ -35,6 +35,7 @@ func (b *Backend) CreateBucket(ctx context.Context, bucket, owner string) error 
 		ContentType: aws.String("application/json"),
 	})
 	if err == nil {
+		b.sawBucket(bucket)
 		return nil
 	}
 	if err = mapErr(ctx, err); !errors.Is(err, store.ErrPreconditionFailed) {
@@ -66,12 +67,28 @@ func (b *Backend) HeadBucket(ctx context.Context, bucket string) (store.BucketIn
 	return store.BucketInfo{Name: bucket, Created: rec.Created, Owner: rec.Owner}, nil
 }
 
-// checkBucket returns ErrNoSuchBucket unless the bucket record exists.
+// checkBucket returns ErrNoSuchBucket unless the bucket record exists. A
+// record seen within bucketTTL is trusted without asking the cluster
+// again: otherwise every object write, delete and listing would pay a
+// second round trip (a HEAD of the record) before its own. Only presence
+// is remembered, so a bucket created on another node is seen at once; one
+// deleted on another node is still taken for present here for at most
+// bucketTTL (the s3api access cache's bound).
 func (b *Backend) checkBucket(ctx context.Context, bucket string) error {
-	_, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(bucketRecordKey(bucket))})
-	if err == nil {
+	if exp, ok := b.buckets.Load(bucket); ok && time.Now().Before(exp.(time.Time)) {
 		return nil
 	}
+	return b.checkBucketFresh(ctx, bucket)
+}
+
+// checkBucketFresh is checkBucket asking the cluster.
+func (b *Backend) checkBucketFresh(ctx context.Context, bucket string) error {
+	_, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(bucketRecordKey(bucket))})
+	if err == nil {
+		b.sawBucket(bucket)
+		return nil
+	}
+	b.buckets.Delete(bucket)
 	if err = mapErr(ctx, err); errors.Is(err, store.ErrNoSuchKey) {
 		return fmt.Errorf("bucket %s: %w", bucket, store.ErrNoSuchBucket)
 	}
@@ -103,9 +120,13 @@ func (b *Backend) ListBuckets(ctx context.Context) ([]store.BucketInfo, error) {
 // another node between them survives under a bucket that no longer
 // exists, and reappears if the name is created again.
 func (b *Backend) DeleteBucket(ctx context.Context, bucket string) error {
-	if err := b.checkBucket(ctx, bucket); err != nil {
+	// Asked afresh: deleting on a remembered presence would answer
+	// success for a bucket another node has already deleted.
+	b.buckets.Delete(bucket)
+	if err := b.checkBucketFresh(ctx, bucket); err != nil {
 		return fmt.Errorf("delete %w", err)
 	}
+	defer b.buckets.Delete(bucket)
 	for _, prefix := range []string{objectPrefix + bucket + "/", uploadsDir + bucket + "/"} {
 		keys, err := b.listAll(ctx, prefix, 1)
 		if err != nil {
@@ -219,4 +240,9 @@ func appendKeys(keys []string, objs []types.Object) []string {
 		keys = append(keys, aws.ToString(o.Key))
 	}
 	return keys
+}
+
+// sawBucket remembers that bucket's record exists, for bucketTTL.
+func (b *Backend) sawBucket(bucket string) {
+	b.buckets.Store(bucket, time.Now().Add(b.bucketTTL))
 }

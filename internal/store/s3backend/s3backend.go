@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -111,7 +112,15 @@ type Backend struct {
 	// singlePutMax and streamPartMin are maxSinglePut and minStreamPart,
 	// lowered by tests to reach the multipart path with small bodies.
 	singlePutMax, streamPartMin int64
+	// buckets maps a bucket name to when its record was last seen plus
+	// bucketTTL (see checkBucket); bucketTTL is lowered by tests.
+	buckets   sync.Map
+	bucketTTL time.Duration
 }
+
+// bucketTTL is how long a bucket record seen on the cluster is trusted
+// without a HEAD: the bound s3api's per-bucket access cache has too.
+const bucketTTL = 5 * time.Second
 
 var _ store.Backend = (*Backend)(nil)
 
@@ -171,7 +180,7 @@ func Open(cfg Config) (*Backend, error) {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return &Backend{client: client, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, spoolDir: cfg.SpoolDir, singlePutMax: maxSinglePut, streamPartMin: minStreamPart}, nil
+	return &Backend{client: client, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, spoolDir: cfg.SpoolDir, singlePutMax: maxSinglePut, streamPartMin: minStreamPart, bucketTTL: bucketTTL}, nil
 }
 
 // newRetryer is the SDK's standard retryer with our attempts and backoff,
