@@ -23,8 +23,10 @@ type entry struct {
 
 // ListObjects maps to ListObjectsV2 on the prefixed keys. After becomes
 // StartAfter, moved past a whole common prefix when After falls inside
-// one (S3's StartAfter would list that prefix again); one more entry than
-// asked is fetched so IsTruncated is exact.
+// one (S3's StartAfter would list that prefix again). The backend is asked
+// for exactly the entries asked, and its IsTruncated (exact in
+// ListObjectsV2) is ours: asking one more than a full page of 1,000 would
+// cost a second backend page of 1,000 for that one entry.
 func (b *Backend) ListObjects(ctx context.Context, bucket string, opts store.ListOptions) (store.ListResult, error) {
 	if err := b.checkBucket(ctx, bucket); err != nil {
 		return store.ListResult{}, fmt.Errorf("list %w", err)
@@ -37,7 +39,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts store.Lis
 	in := &s3.ListObjectsV2Input{
 		Bucket:  aws.String(b.bucket),
 		Prefix:  aws.String(base + opts.Prefix),
-		MaxKeys: aws.Int32(int32(min(limit+1, 1000))),
+		MaxKeys: aws.Int32(int32(limit)),
 	}
 	if opts.Delimiter != "" {
 		in.Delimiter = aws.String(opts.Delimiter)
@@ -46,6 +48,7 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts store.Lis
 		in.StartAfter = aws.String(base + start)
 	}
 	var entries []entry
+	more := false
 	for {
 		out, err := b.client.ListObjectsV2(ctx, in)
 		if err != nil {
@@ -68,13 +71,14 @@ func (b *Backend) ListObjects(ctx context.Context, bucket string, opts store.Lis
 		}
 		sort.Slice(page, func(i, j int) bool { return page[i].key < page[j].key })
 		entries = append(entries, page...)
-		if len(entries) > limit || !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
+		more = aws.ToBool(out.IsTruncated) && out.NextContinuationToken != nil
+		if len(entries) >= limit || !more {
 			break
 		}
 		in.ContinuationToken, in.StartAfter = out.NextContinuationToken, nil
 	}
 	var res store.ListResult
-	if len(entries) > limit {
+	if len(entries) > limit || len(entries) == limit && more {
 		entries = entries[:limit]
 		res.IsTruncated = true
 		res.NextAfter = entries[limit-1].key

@@ -109,6 +109,17 @@ func TestRoundTrips(t *testing.T) {
 		t.Fatalf("list: %v, %d objects", err, len(res.Objects))
 	}
 	check("ListObjects", "GET /"+b.bucket)
+	// A full page is one backend page too, and its IsTruncated exact.
+	res, err = b.ListObjects(ctx, "rt", store.ListOptions{MaxKeys: 1})
+	if err != nil || len(res.Objects) != 1 || !res.IsTruncated || res.NextAfter != "k" {
+		t.Fatalf("list of 1: %v, %+v", err, res)
+	}
+	check("ListObjects of a full page", "GET /"+b.bucket)
+	res, err = b.ListObjects(ctx, "rt", store.ListOptions{MaxKeys: 1, After: "k"})
+	if err != nil || len(res.Objects) != 1 || res.Objects[0].Key != "u" || res.IsTruncated {
+		t.Fatalf("list of the last 1: %v, %+v", err, res)
+	}
+	check("ListObjects of the last full page", "GET /"+b.bucket)
 	// A missing key costs nothing more: the bucket is known to exist.
 	if _, err := b.HeadObject(ctx, "rt", "absent"); !errors.Is(err, store.ErrNoSuchKey) {
 		t.Fatalf("head absent: %v", err)
