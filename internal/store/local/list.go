@@ -85,7 +85,7 @@ func (e *Engine) ListObjects(ctx context.Context, bucket string, opts store.List
 		if err != nil {
 			return store.ListResult{}, wrap(err)
 		}
-		rec, err := decodeObject(v)
+		rec, err := decodeObjectInfo(v)
 		if err != nil {
 			return store.ListResult{}, wrap(fmt.Errorf("%q: %w", key, err))
 		}

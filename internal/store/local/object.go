@@ -223,7 +223,7 @@ func (e *Engine) commitLocked(ctx context.Context, bucket, key string, rec *obje
 	if err := e.checkBucket(bucket); err != nil {
 		return nil, err
 	}
-	cur, exists, err := e.object(bucket, key)
+	cur, exists, err := e.objectInfo(bucket, key)
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +253,17 @@ func (e *Engine) commitLocked(ctx context.Context, bucket, key string, rec *obje
 func (e *Engine) object(bucket, key string) (rec objectRecord, ok bool, err error) {
 	ok, err = e.get(objectKey(bucket, key), func(v []byte) (err error) {
 		rec, err = decodeObject(v)
+		return err
+	})
+	return rec, ok, err
+}
+
+// objectInfo is object without the inline body (rec.inline stays nil), for
+// callers that need only the record's fields: HEAD, DELETE and the check
+// before a write.
+func (e *Engine) objectInfo(bucket, key string) (rec objectRecord, ok bool, err error) {
+	ok, err = e.get(objectKey(bucket, key), func(v []byte) (err error) {
+		rec, err = decodeObjectInfo(v)
 		return err
 	})
 	return rec, ok, err
@@ -348,7 +359,7 @@ func (e *Engine) HeadObject(ctx context.Context, bucket, key string) (store.Obje
 	if err := e.checkBucket(bucket); err != nil {
 		return store.ObjectInfo{}, wrap(err)
 	}
-	rec, ok, err := e.object(bucket, key)
+	rec, ok, err := e.objectInfo(bucket, key)
 	if err != nil {
 		return store.ObjectInfo{}, wrap(err)
 	}
@@ -380,7 +391,7 @@ func (e *Engine) deleteLocked(bucket, key string) ([]fileID, error) {
 	if err := e.checkBucket(bucket); err != nil {
 		return nil, err
 	}
-	rec, ok, err := e.object(bucket, key)
+	rec, ok, err := e.objectInfo(bucket, key)
 	if err != nil || !ok {
 		return nil, err
 	}

@@ -1,0 +1,43 @@
+package local
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	"mirrorstore/internal/store"
+)
+
+// decodeObjectInfo must read every field decodeObject reads except the
+// inline body, and reject the same damaged records.
+func TestDecodeObjectInfo(t *testing.T) {
+	recs := []objectRecord{
+		{size: 4096, etag: "e1", modTime: 7, loc: locInline, inline: bytes.Repeat([]byte("i"), 4096),
+			attrs: store.ObjectAttrs{ContentType: "text/plain", UserMeta: map[string]string{"a": "b"}, Tags: map[string]string{"t": "v"}}},
+		{size: 1 << 20, etag: "e2", modTime: 8, loc: locFile, file: fileID{1, 2, 3}},
+		{size: 3, etag: "e3-2", modTime: 9, loc: locParts, parts: []partRef{{fileID{4}, 1}, {fileID{5}, 2}}},
+	}
+	for _, rec := range recs {
+		v := rec.encode()
+		full, err := decodeObject(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := decodeObjectInfo(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.inline != nil {
+			t.Errorf("loc %d: inline body copied by decodeObjectInfo", rec.loc)
+		}
+		full.inline = nil
+		if !reflect.DeepEqual(full, info) {
+			t.Errorf("loc %d: decodeObjectInfo = %+v, decodeObject = %+v", rec.loc, info, full)
+		}
+		for n := 0; n < len(v); n++ {
+			if _, err := decodeObjectInfo(v[:n]); err == nil {
+				t.Fatalf("loc %d: record cut to %d of %d bytes decoded", rec.loc, n, len(v))
+			}
+		}
+	}
+}
