@@ -12,6 +12,7 @@ import (
 	"mirrorstore/internal/logbuf"
 	"mirrorstore/internal/mirror"
 	"mirrorstore/internal/server"
+	"mirrorstore/internal/store/local"
 )
 
 func newServerCmd() *cobra.Command {
@@ -51,6 +52,7 @@ once and kept in the data folder, so a restart reuses it.`,
 	addBackendFlags(f, &cfg.Backend)
 	f.StringVar(&cfg.Addr, "addr", ":9000", "address to listen on")
 	f.StringVar(&cfg.DataDir, "data", "./data", "folder of the embedded storage engine")
+	f.Int64Var(&cfg.CacheSize, "cache-size", local.DefaultCacheBytes, "bytes of memory the embedded engine caches its metadata in, small objects' bytes included (--backend local)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: json or text")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may finish after SIGTERM")
 	f.StringVar(&cfg.UsersFile, "users", "", "JSON or YAML (.yaml, .yml) file of further credentials: accessKey, secretKey, displayName; re-read on SIGHUP")

@@ -24,7 +24,10 @@ type BackendConfig struct {
 func openBackend(cfg Config) (store.Backend, error) {
 	switch cfg.Backend.Kind {
 	case "", "local":
-		return local.Open(cfg.DataDir)
+		if cfg.CacheSize < 0 {
+			return nil, fmt.Errorf("--cache-size %d: use a size in bytes, 0 for the default", cfg.CacheSize)
+		}
+		return local.OpenWith(cfg.DataDir, local.Options{CacheBytes: cfg.CacheSize})
 	case "s3":
 		s3cfg := cfg.Backend.S3
 		if s3cfg.SpoolDir == "" {

@@ -37,6 +37,10 @@ type Config struct {
 	// DataDir holds the embedded engine's files and the generated
 	// credentials.
 	DataDir string
+	// CacheSize is the embedded engine's metadata block cache in bytes,
+	// which holds small objects' bytes too (0 means
+	// local.DefaultCacheBytes).
+	CacheSize int64
 	// AccessKey and SecretKey are the root credential; when both are
 	// empty a pair is generated once and kept in DataDir.
 	AccessKey, SecretKey string
