@@ -125,7 +125,7 @@ func (h *Handler) listObjectsV1(w http.ResponseWriter, r *http.Request, req *req
 	if res.IsTruncated && p.delimiter != "" {
 		out.NextMarker = p.enc(res.NextAfter)
 	}
-	writeXML(w, http.StatusOK, out)
+	writeListXML(w, &out)
 	return nil
 }
 
@@ -165,7 +165,7 @@ func (h *Handler) listObjectsV2(w http.ResponseWriter, r *http.Request, req *req
 	if res.IsTruncated {
 		out.NextContinuationToken = encodeToken(res.NextAfter)
 	}
-	writeXML(w, http.StatusOK, out)
+	writeListXML(w, &out)
 	return nil
 }
 
