@@ -3,6 +3,7 @@ package s3backend
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func (c *countingTransport) take() []string {
 
 // newCountedBackend is newBackend whose requests to the cluster are
 // recorded.
-func newCountedBackend(t *testing.T) (*Backend, *countingTransport) {
+func newCountedBackend(t testing.TB) (*Backend, *countingTransport) {
 	t.Helper()
 	ct := &countingTransport{}
 	b, err := Open(Config{Endpoint: minioEndpoint, Bucket: fmt.Sprintf("s3backend-rt-%d-%d", os.Getpid(), backendSeq.Add(1)), AccessKey: minioUser, SecretKey: minioPassword, HTTPClient: &http.Client{Transport: ct}})
@@ -175,5 +176,43 @@ func TestBucketDeletedElsewhere(t *testing.T) {
 	}
 	if _, err := a.HeadObject(ctx, "elsewhere", "k"); !errors.Is(err, store.ErrNoSuchBucket) {
 		t.Fatalf("head past the TTL: %v, want NoSuchBucket", err)
+	}
+}
+
+// TestPutETagWithoutOwnHash: a known-size PUT without Content-MD5 is not
+// hashed by the node; its ETag, the backend's, is still the body's MD5,
+// and a wrong Content-MD5 still stores nothing.
+func TestPutETagWithoutOwnHash(t *testing.T) {
+	ctx := context.Background()
+	b, ct := newCountedBackend(t)
+	mustBucket(t, b, "etag")
+	body := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+	info, err := b.PutObject(ctx, "etag", "k", bytes.NewReader(body), store.PutOptions{Size: int64(len(body))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%x", md5.Sum(body)); info.ETag != want {
+		t.Fatalf("ETag %s, want the body's MD5 %s", info.ETag, want)
+	}
+	obj, err := b.GetObject(ctx, "etag", "k", store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := io.Copy(&got, obj.Body); err != nil {
+		t.Fatal(err)
+	}
+	obj.Body.Close()
+	if !bytes.Equal(got.Bytes(), body) {
+		t.Fatal("GET returned other bytes")
+	}
+	ct.take()
+	wrong := md5.Sum([]byte("other"))
+	_, err = b.PutObject(ctx, "etag", "bad", bytes.NewReader(body), store.PutOptions{Size: int64(len(body)), ContentMD5: wrong[:]})
+	if !errors.Is(err, store.ErrBadDigest) {
+		t.Fatalf("wrong Content-MD5: %v, want BadDigest", err)
+	}
+	if _, err := b.HeadObject(ctx, "etag", "bad"); !errors.Is(err, store.ErrNoSuchKey) {
+		t.Fatalf("after a BadDigest: %v, want NoSuchKey", err)
 	}
 }

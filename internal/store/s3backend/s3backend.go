@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -232,6 +233,15 @@ func emptyDir(dir string) error {
 type progressConn struct {
 	net.Conn
 	timeout time.Duration
+}
+
+// ReadFrom sends a request body in copyBufSize writes: the transport
+// hands the body to the connection's ReadFrom, and without one io.Copy
+// would write it 32 KiB at a time.
+func (c *progressConn) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{c}, struct{ io.Reader }{r}, *bp)
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {
