@@ -34,6 +34,7 @@ func (e *Engine) CreateBucket(ctx context.Context, bucket, owner string) error {
 	if err := e.db.Set(bucketKey(bucket), rec.encode(), pebble.Sync); err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucket, err)
 	}
+	e.buckets.Store(bucket, struct{}{})
 	return nil
 }
 
@@ -47,12 +48,9 @@ func (e *Engine) bucket(bucket string) (rec bucketRecord, ok bool, err error) {
 }
 
 // checkBucket returns ErrNoSuchBucket (wrapped by the caller) when absent.
+// It reads the in-memory set of buckets, not the bucket record.
 func (e *Engine) checkBucket(bucket string) error {
-	_, ok, err := e.bucket(bucket)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if _, ok := e.buckets.Load(bucket); !ok {
 		return store.ErrNoSuchBucket
 	}
 	return nil
@@ -145,6 +143,7 @@ func (e *Engine) DeleteBucket(ctx context.Context, bucket string) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("delete bucket %s: %w", bucket, err)
 	}
+	e.buckets.Delete(bucket)
 	e.forgetUsage(bucket)
 	return nil
 }

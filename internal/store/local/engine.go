@@ -88,6 +88,11 @@ type Engine struct {
 	// between the two.
 	keyLocks [lockStripes]sync.RWMutex
 	seed     maphash.Seed
+	// buckets holds the name of every bucket (string → struct{}), loaded at
+	// Open and changed by CreateBucket and DeleteBucket after their commit
+	// under bucketMu, so checking a bucket, which every object operation
+	// does, costs no metadata lookup.
+	buckets sync.Map
 	// usage is every bucket's object and byte counts (usage.go).
 	usage usageBook
 
@@ -144,6 +149,10 @@ func OpenWith(dir string, opts Options) (*Engine, error) {
 	case opts.ReserveBytes == 0:
 		e.reserve = defaultReserve(dir)
 	}
+	if err := e.loadBuckets(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
 	if err := e.removeOrphans(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: removing orphan data files: %w", dir, err)
@@ -177,6 +186,19 @@ func pebbleOptions(cacheBytes int64) *pebble.Options {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	return o
+}
+
+// loadBuckets fills e.buckets from the bucket records.
+func (e *Engine) loadBuckets() error {
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: []byte{kindBucket, 0}, UpperBound: []byte{kindBucket, 1}})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.First(); it.Valid(); it.Next() {
+		e.buckets.Store(string(it.Key()[2:]), struct{}{})
+	}
+	return it.Error()
 }
 
 // enter marks the start of an operation; the returned func ends it.
