@@ -242,6 +242,8 @@ func (s *server) start(t *testing.T) {
 	s.cmd = exec.Command(s.bin, "server", "--addr", s.addr, "--data", s.data, "--mirror-allow-private")
 	s.cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+accessKey, "MIRRORSTORE_SECRET_KEY="+secretKey)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	// A test binary killed by its timeout takes the server with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,8 @@ func startServer(t *testing.T) *server {
 	s.cmd.Env = append(os.Environ(), "MIRRORSTORE_ACCESS_KEY="+accessKey, "MIRRORSTORE_SECRET_KEY="+secretKey)
 	// The request log is not kept: 30 minutes of it is hundreds of MiB.
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, &s.log
+	// A test binary killed by its timeout takes the server with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
