@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -241,15 +242,15 @@ func (b *Backend) getObject(ctx context.Context, bucket, key string, opts store.
 	// The request's context lives as long as its body: idleBody cancels
 	// it to interrupt a read the cluster stalls.
 	bctx, cancel := context.WithCancel(ctx)
-	out, err := b.client.GetObject(bctx, in)
+	out, err := b.sendGet(bctx, in)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapReadErr(ctx, err)))
 	}
-	body := newIdleBody(out.Body, b.timeout, cancel)
-	length := aws.ToInt64(out.ContentLength)
+	body := newIdleBody(out.body, b.timeout, cancel)
+	length := out.contentLength
 	offset, size := int64(0), length
-	if cr := aws.ToString(out.ContentRange); in.Range != nil && (strings.HasSuffix(cr, "/0") || cr == "" && length == 0) {
+	if cr := out.contentRange; in.Range != nil && (strings.HasSuffix(cr, "/0") || cr == "" && length == 0) {
 		// MinIO answers a range of an empty object with the empty body;
 		// S3 and the store contract call it unsatisfiable.
 		body.Close()
@@ -263,17 +264,60 @@ func (b *Backend) getObject(ctx context.Context, bucket, key string, opts store.
 		}
 		length = last - offset + 1
 	}
-	info := storedHeaders{
-		contentType: out.ContentType, contentEncoding: out.ContentEncoding,
-		contentDisposition: out.ContentDisposition, contentLanguage: out.ContentLanguage,
-		cacheControl: out.CacheControl, expires: out.ExpiresString, meta: out.Metadata,
-		etag: out.ETag, lastModified: out.LastModified, tagCount: out.TagCount,
-	}.info(bucket, key, size)
-	if err := b.fillTags(ctx, &info, aws.ToInt32(out.TagCount)); err != nil {
+	info := out.hdr.info(bucket, key, size)
+	if err := b.fillTags(ctx, &info, aws.ToInt32(out.hdr.tagCount)); err != nil {
 		body.Close()
 		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, err)
 	}
 	return &store.Object{Info: info, Offset: offset, Length: length, Body: body}, nil
+}
+
+// sendGet is the backend GET of in, by the lean path unless it is off.
+func (b *Backend) sendGet(ctx context.Context, in *s3.GetObjectInput) (*leanResult, error) {
+	if b.lean != nil {
+		return b.leanGet(ctx, http.MethodGet, aws.ToString(in.Key), aws.ToString(in.Range), aws.ToString(in.IfMatch))
+	}
+	out, err := b.client.GetObject(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &leanResult{
+		hdr: storedHeaders{
+			contentType: out.ContentType, contentEncoding: out.ContentEncoding,
+			contentDisposition: out.ContentDisposition, contentLanguage: out.ContentLanguage,
+			cacheControl: out.CacheControl, expires: out.ExpiresString, meta: out.Metadata,
+			etag: out.ETag, lastModified: out.LastModified, tagCount: out.TagCount,
+		},
+		contentLength: aws.ToInt64(out.ContentLength),
+		contentRange:  aws.ToString(out.ContentRange),
+		body:          out.Body,
+	}, nil
+}
+
+// sendHead is the backend HEAD of bkey, by the lean path unless it is off.
+func (b *Backend) sendHead(ctx context.Context, bkey string) (*leanResult, error) {
+	if b.lean != nil {
+		res, err := b.leanGet(ctx, http.MethodHead, bkey, "", "")
+		if err != nil {
+			return nil, err
+		}
+		res.body.Close()
+		res.body = nil
+		return res, nil
+	}
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(bkey)})
+	if err != nil {
+		return nil, err
+	}
+	return &leanResult{
+		hdr: storedHeaders{
+			contentType: out.ContentType, contentEncoding: out.ContentEncoding,
+			contentDisposition: out.ContentDisposition, contentLanguage: out.ContentLanguage,
+			cacheControl: out.CacheControl, expires: out.ExpiresString, meta: out.Metadata,
+			etag: out.ETag, lastModified: out.LastModified, tagCount: out.TagCount,
+		},
+		contentLength: aws.ToInt64(out.ContentLength),
+	}, nil
 }
 
 // partSpan is where one part of an object lies.
@@ -384,17 +428,12 @@ func (b *Backend) fillTags(ctx context.Context, info *store.ObjectInfo, count in
 // HeadObject reads the backend object's headers (and tags, when it has
 // any).
 func (b *Backend) HeadObject(ctx context.Context, bucket, key string) (store.ObjectInfo, error) {
-	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(objectKey(bucket, key))})
+	out, err := b.sendHead(ctx, objectKey(bucket, key))
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("head %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapReadErr(ctx, err)))
 	}
-	info := storedHeaders{
-		contentType: out.ContentType, contentEncoding: out.ContentEncoding,
-		contentDisposition: out.ContentDisposition, contentLanguage: out.ContentLanguage,
-		cacheControl: out.CacheControl, expires: out.ExpiresString, meta: out.Metadata,
-		etag: out.ETag, lastModified: out.LastModified, tagCount: out.TagCount,
-	}.info(bucket, key, aws.ToInt64(out.ContentLength))
-	if err := b.fillTags(ctx, &info, aws.ToInt32(out.TagCount)); err != nil {
+	info := out.hdr.info(bucket, key, out.contentLength)
+	if err := b.fillTags(ctx, &info, aws.ToInt32(out.hdr.tagCount)); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("head %s/%s: %w", bucket, key, err)
 	}
 	return info, nil

@@ -104,6 +104,9 @@ const (
 // cluster, so what one node writes another reads at once.
 type Backend struct {
 	client *s3.Client
+	// lean sends GetObject and HeadObject without the SDK (see lean.go);
+	// nil sends them through client.
+	lean   *leanClient
 	http   *http.Client
 	bucket string
 	// timeout is Config.Timeout, applied to body reads.
@@ -169,6 +172,10 @@ func Open(cfg Config) (*Backend, error) {
 		tr.DisableCompression = true
 		hc = &http.Client{Transport: tr}
 	}
+	lean, err := newLeanClient(cfg.Endpoint, cfg.AccessKey, cfg.SecretKey, os.Getenv("AWS_SESSION_TOKEN"), cfg.Region)
+	if err != nil {
+		return nil, err
+	}
 	client := s3.New(s3.Options{
 		Region:       cfg.Region,
 		BaseEndpoint: aws.String(cfg.Endpoint),
@@ -181,7 +188,7 @@ func Open(cfg Config) (*Backend, error) {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return &Backend{client: client, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, spoolDir: cfg.SpoolDir, singlePutMax: maxSinglePut, streamPartMin: minStreamPart, bucketTTL: bucketTTL}, nil
+	return &Backend{client: client, lean: lean, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, spoolDir: cfg.SpoolDir, singlePutMax: maxSinglePut, streamPartMin: minStreamPart, bucketTTL: bucketTTL}, nil
 }
 
 // newRetryer is the SDK's standard retryer with our attempts and backoff,
