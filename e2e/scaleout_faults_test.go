@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"mirrorstore/internal/server"
 	"mirrorstore/internal/store/s3backend"
 )
 
@@ -93,35 +92,6 @@ func (m *minioProc) backend(endpoint string, timeout time.Duration) s3backend.Co
 	}
 	cfg.Endpoint, cfg.Timeout = endpoint, timeout
 	return cfg
-}
-
-// startNodeWith starts a node over backend (startNode with a backend
-// timeout of the test's choosing).
-func startNodeWith(t *testing.T, backend s3backend.Config) *testServer {
-	t.Helper()
-	s, err := server.Start(server.Config{
-		Addr:            "127.0.0.1:0",
-		DataDir:         t.TempDir(),
-		AccessKey:       testAccessKey,
-		SecretKey:       testSecretKey,
-		ShutdownTimeout: 5 * time.Second,
-		Backend:         server.BackendConfig{Kind: "s3", S3: backend},
-		Mirror:          server.MirrorConfig{Timeout: 5 * time.Second, IdleTimeout: 5 * time.Second, AllowPrivate: true, Version: "e2e"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	return &testServer{Server: s, client: client}
 }
 
 // unavailableOps are the requests a node must refuse with 503 while its
@@ -226,7 +196,7 @@ func TestScaleOutBackendDown(t *testing.T) {
 	m := newMinioProc(t)
 	m.start()
 	const timeout = 3 * time.Second
-	n := startNodeWith(t, m.backend("http://"+m.addr, timeout))
+	n := startNode(t, m.backend("http://"+m.addr, timeout))
 	body := bytes.Repeat([]byte("survives the outage "), 5000)
 	o := seedFaults(t, n, body)
 
@@ -362,7 +332,7 @@ func TestScaleOutBackendSlow(t *testing.T) {
 	m.start()
 	p := newStallProxy(t, m.addr)
 	const timeout = 2 * time.Second
-	n := startNodeWith(t, m.backend("http://"+p.addr(), timeout))
+	n := startNode(t, m.backend("http://"+p.addr(), timeout))
 	body := bytes.Repeat([]byte("stalled mid-object "), 2<<20) // 38 MiB: more than the sockets between us buffer
 	o := seedFaults(t, n, body)
 
