@@ -41,9 +41,14 @@ const stagingDirName = "mirror-staging"
 // startMirror builds the origin client and the fill manager over backend,
 // reporting to met. The caller closes the Manager, then the client.
 func startMirror(cfg MirrorConfig, dataDir string, backend store.Backend, log *slog.Logger, met mirror.Metrics) (*mirror.Manager, *origin.Client, error) {
-	staging := filepath.Join(dataDir, stagingDirName)
-	if err := os.MkdirAll(staging, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("mirror staging folder: %w", err)
+	// An adopting engine stages fills in its own folder: the Manager takes
+	// it from the engine, and no folder of ours is made.
+	var staging string
+	if _, adopts := backend.(store.FileAdopter); !adopts {
+		staging = filepath.Join(dataDir, stagingDirName)
+		if err := os.MkdirAll(staging, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("mirror staging folder: %w", err)
+		}
 	}
 	oc := origin.NewClient(origin.Config{
 		HeaderTimeout: cfg.Timeout,
