@@ -3,63 +3,17 @@ package server
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-// writeCert writes a self-signed certificate for 127.0.0.1 named cn to
-// certFile and keyFile, and returns it.
-func writeCert(t *testing.T, cn, certFile, keyFile string) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
+	"mirrorstore/internal/testcert"
+)
 
 // healthOver sends GET /-/healthy on an open connection and checks the
 // answer.
@@ -82,7 +36,7 @@ func healthOver(t *testing.T, conn *tls.Conn, br *bufio.Reader) {
 func TestTLSReloadKeepsConnections(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	first := writeCert(t, "first", certFile, keyFile)
+	first := testcert.Write(t, "first", certFile, keyFile)
 	s, err := Start(Config{Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"), AccessKey: "AK", SecretKey: "SK",
 		TLSCert: certFile, TLSKey: keyFile})
 	if err != nil {
@@ -114,7 +68,7 @@ func TestTLSReloadKeepsConnections(t *testing.T) {
 		t.Fatalf("served %q", served(old))
 	}
 
-	writeCert(t, "second", certFile, keyFile)
+	testcert.Write(t, "second", certFile, keyFile)
 	if err := s.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}
