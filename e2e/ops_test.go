@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -757,5 +758,92 @@ func TestXMLBodyCaps(t *testing.T) {
 	}
 	if code, b := ts.opsSigned(t, "GET", "/caps?acl", nil); code != http.StatusOK || strings.Contains(b, "AllUsers") {
 		t.Errorf("ACL after the refusal: %d %s", code, b)
+	}
+}
+
+// TestRequestLogLines: every request gets one JSON line with its id,
+// operation, bucket, key, status, bytes and duration; a fill's line names
+// its origin URL and outcome; and no secret reaches the log (the secret
+// key, the header signature, the presigned URL's signature).
+func TestRequestLogLines(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "from the origin")
+	}))
+	defer origin.Close()
+	var logs logSink
+	ts := startOn(t, filepath.Join(t.TempDir(), "data"), func(c *server.Config) {
+		c.Mirror.AllowPrivate = true
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	ts.mirrorBucket(t, "logs", mirrorRule(1, "m/", origin.URL+"/", ""))
+
+	put := signedRequest(t, ts.URL(), http.MethodPut, "/logs/local.txt", []byte("twelve bytes"))
+	headerSignature := put.Header.Get("Authorization")[strings.LastIndex(put.Header.Get("Authorization"), "Signature=")+len("Signature="):]
+	if a, err := ts.try(put); err != nil || a.status != http.StatusOK {
+		t.Fatalf("PUT: %v %d", err, a.status)
+	}
+	if a, err := ts.try(signedRequest(t, ts.URL(), http.MethodGet, "/logs/m/filled.txt", nil)); err != nil || a.status != http.StatusOK {
+		t.Fatalf("fill GET: %v %d", err, a.status)
+	}
+	presigned := presignAt(t, ts.URL(), http.MethodGet, "/logs/local.txt", time.Minute, time.Now())
+	u, err := url.Parse(presigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	presignedSignature := u.Query().Get("X-Amz-Signature")
+	resp, err := ts.client.Get(presigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("presigned GET: %d", resp.StatusCode)
+	}
+
+	// The three lines, by operation and key.
+	want := []string{"PutObject local.txt", "GetObject m/filled.txt", "GetObject local.txt"}
+	byKey := map[string]map[string]any{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(byKey) < len(want) {
+		for _, l := range logs.lines(t, "request") {
+			if l["bucket"] == "logs" {
+				byKey[fmt.Sprint(l["op"], " ", l["key"])] = l
+			}
+		}
+		if len(byKey) < len(want) && time.Now().After(deadline) {
+			t.Fatalf("request lines: want %v, got %v\n%s", want, byKey, logs.b.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ids := map[any]bool{}
+	for _, what := range want {
+		l := byKey[what]
+		for _, field := range []string{"id", "op", "bucket", "key", "status", "bytes_in", "bytes_out", "duration"} {
+			if _, ok := l[field]; !ok {
+				t.Errorf("%s: no %q in %v", what, field, l)
+			}
+		}
+		if ids[l["id"]] || l["id"] == "" {
+			t.Errorf("%s: request id %v empty or not unique", what, l["id"])
+		}
+		ids[l["id"]] = true
+		if l["status"] != float64(200) {
+			t.Errorf("%s: status %v", what, l["status"])
+		}
+	}
+	fill := byKey["GetObject m/filled.txt"]
+	if fill["origin"] != origin.URL+"/m/filled.txt" || fill["outcome"] != "filled" || fill["bytes_out"] != float64(len("from the origin")) {
+		t.Errorf("fill line: %v", fill)
+	}
+	if l := byKey["PutObject local.txt"]; l["bytes_in"] != float64(len("twelve bytes")) {
+		t.Errorf("PUT line: %v", l)
+	}
+
+	all := logs.b.String()
+	for name, secret := range map[string]string{"secret key": testSecretKey, "header signature": headerSignature, "presigned signature": presignedSignature} {
+		if secret == "" || strings.Contains(all, secret) {
+			t.Errorf("the %s (%q) is in the log", name, secret)
+		}
 	}
 }
