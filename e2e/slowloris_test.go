@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -120,4 +121,64 @@ wait:
 		t.Fatal("writes to the cut connection kept succeeding")
 	}
 	t.Logf("cut after %v; %d requests served meanwhile; server sent %q", c.after, served, c.got)
+}
+
+// TestIdleConnectionsAreClosed: a kept-alive connection that sends no next
+// request is closed at IdleTimeout, and one that keeps asking is not.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	const idle = 500 * time.Millisecond
+	s, err := server.Start(server.Config{
+		Addr:            "127.0.0.1:0",
+		DataDir:         filepath.Join(t.TempDir(), "data"),
+		AccessKey:       testAccessKey,
+		SecretKey:       testSecretKey,
+		ShutdownTimeout: 5 * time.Second,
+		IdleTimeout:     idle,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	ask := func() {
+		t.Helper()
+		if _, err := io.WriteString(conn, "GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/-/healthy: %d", resp.StatusCode)
+		}
+	}
+	// Requests closer together than the idle timeout keep the connection.
+	for i := 0; i < 4; i++ {
+		ask()
+		time.Sleep(idle / 3)
+	}
+	start := time.Now()
+	if err := conn.SetReadDeadline(time.Now().Add(10 * idle)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: read %v, %v; want EOF at the idle timeout", n, err)
+	}
+	if d := time.Since(start); d < idle/2 || d > 6*idle {
+		t.Fatalf("idle connection closed after %v, want about %v", d, idle)
+	}
 }

@@ -67,6 +67,9 @@ type Config struct {
 	// BodyIdleTimeout bounds the wait for the next bytes of a request
 	// body (400 RequestTimeout past it); 20 s when zero.
 	BodyIdleTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection that sends no next
+	// request for that long (DefaultIdleTimeout when zero).
+	IdleTimeout time.Duration
 	// Logger receives the request log and server events.
 	Logger *slog.Logger
 	// Mirror configures the fills of Mirror rules.
@@ -78,6 +81,9 @@ type Config struct {
 
 // DefaultReadHeaderTimeout is Config.ReadHeaderTimeout when unset.
 const DefaultReadHeaderTimeout = 10 * time.Second
+
+// DefaultIdleTimeout is Config.IdleTimeout when unset.
+const DefaultIdleTimeout = 120 * time.Second
 
 // Server is a running mirrorstore server.
 type Server struct {
@@ -108,6 +114,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
@@ -190,7 +199,7 @@ func Start(cfg Config) (*Server, error) {
 			// their headers, nor idle forever between requests. Bodies and
 			// answers have no overall deadline: objects may be gigabytes.
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-			IdleTimeout:       120 * time.Second,
+			IdleTimeout:       cfg.IdleTimeout,
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 		},
