@@ -13,6 +13,12 @@
 //
 //	go run ./bench -suite s3 -duration 10s
 //
+// The list suite is the s3 suite's listing row on its own, on a bucket
+// that -list-data keeps across runs, so the million-key bucket is filled
+// once:
+//
+//	go run ./bench -suite list -list-data /var/tmp/mirrorstore-list
+//
 // The multipart suite moves 1 GiB up and down through aws-sdk-go-v2's
 // transfer manager against mirrorstore and MinIO.
 //
@@ -58,7 +64,7 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "read", "which suite to run: s3, read, multipart, migrate, mirror")
+	suite := flag.String("suite", "read", "which suite to run: s3, list, read, multipart, migrate, mirror")
 	duration := flag.Duration("duration", 10*time.Second, "how long each wrk run (and s3 suite load run) lasts")
 	threads := flag.Int("threads", 2, "wrk threads")
 	conns := flag.Int("conns", 32, "wrk connections (s3 suite: clients) for small objects")
@@ -76,6 +82,7 @@ func main() {
 	listPage := flag.Int("list-page", 1000, "s3 suite: keys a ListObjectsV2 page")
 	listWithin := flag.Duration("list-within", 2*time.Minute, "s3 suite: longest walk of the listed bucket per server")
 	populateConns := flag.Int("populate-conns", 64, "s3 suite: clients filling the listed bucket")
+	listData := flag.String("list-data", "", "list suite: folder that keeps the servers' data across runs (filled once per -list-keys); empty: a temporary one")
 	flag.Parse()
 
 	work, err := os.MkdirTemp("", "mirrorstore-bench-")
@@ -98,6 +105,10 @@ func main() {
 			smallSize: *smallSize, largeSize: *largeSize, deleteMax: *deleteMax,
 			listKeys: *listKeys, listPage: *listPage, listWithin: *listWithin, populateConns: *populateConns,
 		}, os.Stdout)
+	case "list":
+		err = listSuite(work, listOptions{s3Options: s3Options{
+			listKeys: *listKeys, listPage: *listPage, listWithin: *listWithin, populateConns: *populateConns,
+		}, data: *listData}, os.Stdout)
 	case "read":
 		err = readSuite(work, wrkOptions{duration: *duration, threads: *threads, conns: *conns, bigConns: *bigConns})
 	case "multipart":

@@ -196,12 +196,18 @@ func waitReady200(url string, within time.Duration) error {
 
 // startMinio runs MinIO on a fresh data folder with the bench credentials.
 func startMinio(work string) (s3Peer, error) {
+	return startMinioOn(work, filepath.Join(work, "minio-data"))
+}
+
+// startMinioOn runs MinIO on the data folder data (kept by the caller
+// across runs when it lies outside work); its log goes to work.
+func startMinioOn(work, data string) (s3Peer, error) {
 	bin, err := minioBinary()
 	if err != nil {
 		return s3Peer{}, err
 	}
 	addr, console := freeAddr(), freeAddr()
-	cmd := exec.Command(bin, "server", filepath.Join(work, "minio-data"), "--address", addr, "--console-address", console, "--quiet")
+	cmd := exec.Command(bin, "server", data, "--address", addr, "--console-address", console, "--quiet")
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+benchAccessKey, "MINIO_ROOT_PASSWORD="+benchSecretKey, "MINIO_BROWSER=off")
 	logf, err := os.Create(filepath.Join(work, "minio.log"))
 	if err != nil {

@@ -61,9 +61,15 @@ func startMirrorstore(work string) (*peer, error) {
 }
 
 // buildMirrorstore builds the server binary into work once; later calls
-// reuse it. The package is named by its import path so the build works from
-// any folder of the module (go test runs in bench/).
+// reuse it; $MIRRORSTORE_BENCH_SERVER, when set, is used instead. The
+// package is named by its import path so the build works from any folder
+// of the module (go test runs in bench/).
 func buildMirrorstore(work string) (string, error) {
+	// A binary built elsewhere (from a given commit, say) can be named
+	// instead: the tree being edited need not build.
+	if bin := os.Getenv("MIRRORSTORE_BENCH_SERVER"); bin != "" {
+		return bin, nil
+	}
 	bin := filepath.Join(work, "mirrorstore")
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
