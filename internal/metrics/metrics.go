@@ -15,12 +15,13 @@
 // page (HitRatios).
 //
 // mirrorstore_bucket_objects and mirrorstore_bucket_bytes come from one of
-// two sources. With NewWithUsage they are read at scrape time from counts
+// three sources. With NewWithUsage they are read at scrape time from counts
 // the store keeps exactly (the embedded engine: one metadata read per
-// bucket), so they survive restarts. With New they move by the deltas of
-// the writes this process makes (Stored): that is the scale-out backend,
-// where no node sees the whole picture, so they are per node and count the
-// change since the process started.
+// bucket), so they survive restarts. With NewFromScan they are the last
+// periodic scan of the store (the scale-out backend, where no node sees
+// every write), cluster-wide, and mirrorstore_usage_scan_timestamp_seconds
+// says when it ended. With New they move by the deltas of the writes this
+// process makes (Stored), and count the change since the process started.
 package metrics
 
 import (
@@ -64,6 +65,9 @@ type Metrics struct {
 	// come from (NewWithUsage); otherwise they are Stored's deltas.
 	usage                  UsageFunc
 	descObjects, descBytes *prometheus.Desc
+	// lastScan, when set, is when the scan that usage reports ended
+	// (NewFromScan).
+	lastScan func() time.Time
 
 	now func() time.Time
 }
@@ -85,6 +89,30 @@ const usageTimeout = 5 * time.Second
 // usage at scrape time: exact, and kept across restarts by the store.
 func NewWithUsage(usage UsageFunc) *Metrics {
 	return newMetrics(usage)
+}
+
+// NewFromScan is NewWithUsage for counts a periodic scan of the store
+// makes: usage returns the last completed scan's counts (and must not do
+// the scan itself), lastScan when that scan ended, the zero time before
+// the first. The help texts say the counts are as of the last scan, and
+// the gauge mirrorstore_usage_scan_timestamp_seconds is lastScan.
+func NewFromScan(usage UsageFunc, lastScan func() time.Time) *Metrics {
+	m := newMetrics(usage)
+	m.lastScan = lastScan
+	m.descObjects = prometheus.NewDesc("mirrorstore_bucket_objects",
+		"Objects stored per bucket in the whole cluster, as of the last scan of the backend (mirrorstore_usage_scan_timestamp_seconds).", []string{"bucket"}, nil)
+	m.descBytes = prometheus.NewDesc("mirrorstore_bucket_bytes",
+		"Bytes stored per bucket in the whole cluster, as of the last scan of the backend (mirrorstore_usage_scan_timestamp_seconds).", []string{"bucket"}, nil)
+	return m
+}
+
+// UsageScan returns when the scan the counts come from ended (zero before
+// the first) and true, when they come from scans (NewFromScan).
+func (m *Metrics) UsageScan() (time.Time, bool) {
+	if m.lastScan == nil {
+		return time.Time{}, false
+	}
+	return m.lastScan(), true
 }
 
 // New returns a Metrics with its collectors registered on a new Registry,
@@ -405,6 +433,8 @@ func (s *slots) sum(unit int64) Window {
 type bucketCollector struct{ m *Metrics }
 
 var (
+	descScan = prometheus.NewDesc("mirrorstore_usage_scan_timestamp_seconds",
+		"When the last completed scan of the backend ended (Unix time), which mirrorstore_bucket_objects and mirrorstore_bucket_bytes are as of; absent before the first scan.", nil, nil)
 	descLocal = prometheus.NewDesc("mirrorstore_gets_local_total",
 		"Successful object GETs served from the store, per bucket (the hit side of the mirror hit ratio).", []string{"bucket"}, nil)
 	descFilled = prometheus.NewDesc("mirrorstore_gets_filled_total",
@@ -414,6 +444,9 @@ var (
 func (c bucketCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.m.descObjects
 	ch <- c.m.descBytes
+	if c.m.lastScan != nil {
+		ch <- descScan
+	}
 	ch <- descLocal
 	ch <- descFilled
 }
@@ -423,6 +456,11 @@ func (c bucketCollector) Describe(ch chan<- *prometheus.Desc) {
 // this scrape rather than failing it: the other metrics matter most then.
 func (c bucketCollector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
+	if m.lastScan != nil {
+		if t := m.lastScan(); !t.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descScan, prometheus.GaugeValue, float64(t.UnixNano())/1e9)
+		}
+	}
 	if m.usage != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), usageTimeout)
 		us, _ := m.usage(ctx)
