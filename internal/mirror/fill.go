@@ -22,6 +22,13 @@ import (
 // copyBuf is the size of each read from the origin and write to staging.
 const copyBuf = 256 << 10
 
+// hashLag is how far the MD5 may fall behind the copy before it stops until
+// the copy has ended. On a slow origin it keeps pace and the sum is ready
+// when the body ends; on a fast one it would take the CPU the copy and the
+// readers' sendfile need, so it waits and then reads the staging file back
+// from the page cache, off the clients' path.
+const hashLag = 16 << 20
+
 // smallFill is the largest announced body a fill keeps in memory instead of
 // a staging file: the engine stores objects this small inside their record
 // (store/local's DefaultInlineMax), so a file would be created, written and
@@ -55,6 +62,12 @@ type fill struct {
 	recheck bool
 	// fromStored: the body comes from the store, not an origin.
 	fromStored bool
+	// verify: the body counts as whole only once its MD5 matched the
+	// origin's Content-MD5 (Spec.CheckMD5), so until done readers are
+	// kept from the last byte of the body (and of their range): a client
+	// that has every announced byte has its body, whatever follows. Set
+	// before the headers are published; read-only afterwards.
+	verify bool
 
 	// headers is closed once info or headErr is set; both are read-only
 	// afterwards.
@@ -70,9 +83,9 @@ type fill struct {
 	// without the lock. Its capacity is one byte past the length, to
 	// notice a longer body.
 	mem      []byte
-	size     int64         // bytes written and readable
+	size     int64         // bytes written
 	copied   bool          // the origin's body ended at its length; the MD5 may be pending
-	done     bool          // the body is whole and verified
+	done     bool          // the body is whole, and verified when verify: readers may end
 	err      error         // the fill aborted: every Read fails with it
 	progress chan struct{} // closed and replaced whenever size, done or err change
 	refs     int           // the fill goroutine, readers, and Opens waiting
@@ -109,6 +122,13 @@ func (f *fill) release() {
 	}
 }
 
+// failed reports whether the fill has aborted.
+func (f *fill) failed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err != nil
+}
+
 // signal wakes every waiting reader; f.mu must be held.
 func (f *fill) signal() {
 	close(f.progress)
@@ -121,7 +141,11 @@ func (f *fill) run(ctx context.Context) {
 	result := f.work(ctx)
 
 	f.m.mu.Lock()
-	delete(f.m.fills, f.key)
+	if f.m.fills[f.key] == f {
+		// Not when an Open already replaced this failed fill with a new
+		// one.
+		delete(f.m.fills, f.key)
+	}
 	if result == ResultStored {
 		f.m.remember(f.key)
 	}
@@ -367,6 +391,11 @@ func (f *fill) fromStore(ctx context.Context) (Result, bool) {
 // twice); any other backend reads the staging file as it grows, like a
 // client.
 func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result {
+	var wantMD5 string
+	if f.spec.CheckMD5 {
+		wantMD5 = r.Header.Get("Content-MD5")
+	}
+	f.verify = wantMD5 != ""
 	f.publish(info, nil)
 	opts := store.PutOptions{
 		Attrs:        info.Attrs,
@@ -388,11 +417,7 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 
 	// The MD5 is computed once, beside the copy: it costs more than the
 	// copy itself, and in the copy's loop it would slow every reader to
-	// its pace.
-	var wantMD5 string
-	if f.spec.CheckMD5 {
-		wantMD5 = r.Header.Get("Content-MD5")
-	}
+	// its pace (see hashLag).
 	var hashed chan hashResult
 	if f.mem == nil && (f.m.adopter != nil || wantMD5 != "") {
 		hashed = make(chan hashResult, 1)
@@ -408,7 +433,10 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 	if err != nil {
 		f.err = err
 	} else {
-		f.copied = true
+		// Without a Content-MD5 to check, a body that ended at its length
+		// is whole: readers end now, and only the commit waits for the
+		// sum.
+		f.copied, f.done = true, !f.verify
 	}
 	f.signal()
 	f.mu.Unlock()
@@ -429,12 +457,16 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 		}
 	}
 	f.mu.Lock()
-	if err != nil {
-		f.err = err
-	} else {
-		f.done = true
+	if !f.done {
+		if err != nil {
+			f.err = err
+		} else {
+			f.done = true
+		}
+		f.signal()
 	}
-	f.signal()
+	// else the readers already had a whole body; a sum that failed (the
+	// staging file could not be read back) only stops the commit below.
 	f.mu.Unlock()
 
 	// Only this goroutine writes f.size and f.mem; they are final now.
@@ -543,17 +575,17 @@ type hashResult struct {
 
 // hashStaging returns the MD5 of the staging file, reading it as it grows
 // like a reader would, once the copy has ended; or the fill's error. It runs
-// on its own goroutine: on a fast origin it falls behind the copy and the
-// clients (whose bytes go out by sendfile meanwhile) and catches up from the
-// page cache; on a slow one it keeps pace, and the sum is ready when the body
-// ends.
+// on its own goroutine: on a slow origin it keeps pace, and the sum is ready
+// when the body ends; on a fast one, once it is hashLag behind, it waits for
+// the copy to end and catches up from the page cache, so the copy and the
+// clients (whose bytes go out by sendfile meanwhile) have the CPU.
 func (f *fill) hashStaging() ([]byte, error) {
 	h := md5.New()
 	buf := make([]byte, copyBuf)
 	var pos int64
 	for {
 		f.mu.Lock()
-		for f.err == nil && !f.copied && f.size == pos {
+		for f.err == nil && !f.copied && (f.size == pos || f.size-pos > hashLag) {
 			wait := f.progress
 			f.mu.Unlock()
 			<-wait
@@ -617,21 +649,22 @@ func (r *Reader) next() (int64, error) {
 	if r.closed {
 		return 0, errors.New("mirror: read of a closed reader")
 	}
-	if r.limited && r.pos >= r.end {
+	f := r.f
+	if r.limited && r.pos >= r.end && !f.verify {
 		return 0, io.EOF
 	}
-	f := r.f
 	for {
 		f.mu.Lock()
 		if err := f.err; err != nil {
 			f.mu.Unlock()
 			return 0, err
 		}
-		if avail := f.size - r.pos; avail > 0 {
+		if r.limited && r.pos >= r.end && f.done {
 			f.mu.Unlock()
-			if r.limited {
-				avail = min(avail, r.end-r.pos)
-			}
+			return 0, io.EOF
+		}
+		if avail := r.readable() - r.pos; avail > 0 {
+			f.mu.Unlock()
 			return avail, nil
 		}
 		if f.done {
@@ -646,6 +679,29 @@ func (r *Reader) next() (int64, error) {
 			return 0, r.ctx.Err()
 		}
 	}
+}
+
+// readable returns the position the reader may read up to now; f.mu must
+// be held. While a body awaits its MD5 check, the last byte of the reader's
+// window (its range, or the body of announced length) is held back: with
+// it the client would have a complete answer before the body is known to be
+// whole. A chunked answer needs no such byte: its end is the terminating
+// chunk, which only io.EOF lets out.
+func (r *Reader) readable() int64 {
+	f := r.f
+	end := f.size
+	if r.limited {
+		end = min(end, r.end)
+	}
+	if f.verify && !f.done {
+		if f.info.Size >= 0 {
+			end = min(end, f.info.Size-1)
+		}
+		if r.limited {
+			end = min(end, r.end-1)
+		}
+	}
+	return end
 }
 
 // Read reads the next bytes, waiting for the origin when it has sent no more

@@ -183,6 +183,12 @@ func (m *Manager) Open(ctx context.Context, spec Spec) (*Reader, error) {
 		return nil, ErrClosed
 	}
 	f := m.fills[k]
+	if f != nil && f.failed() {
+		// An aborted fill stays in the map until its goroutine has wound
+		// down; a request in that window starts afresh (SPEC §7: the next
+		// GET mirrors again) instead of joining a body that is gone.
+		f = nil
+	}
 	if f != nil {
 		f.retain()
 		m.mu.Unlock()
