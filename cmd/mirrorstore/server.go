@@ -65,6 +65,7 @@ once and kept in the data folder, so a restart reuses it.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS; re-read on SIGHUP")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
 	f.IntVar(&cfg.MaxRequests, "max-requests", 1024, "requests served at once; past it a request gets 503 SlowDown (health, metrics and status are exempt); 0 for no cap")
+	f.DurationVar(&cfg.UsageScanInterval, "usage-scan-interval", server.DefaultUsageScanInterval, "with --backend s3, how often the backend is listed to count each bucket's objects and bytes for the metrics and status page (the next scan starts this long after the previous one ended); 0 for never")
 	f.BoolVar(&cfg.StatusPublic, "status-public", false, "serve the /-/status page without credentials")
 	return cmd
 }

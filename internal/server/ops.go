@@ -3,15 +3,12 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 
 	"mirrorstore/internal/metrics"
 	"mirrorstore/internal/mirror"
-	"mirrorstore/internal/store"
 )
 
 // mirrorMetrics adapts metrics.Metrics to mirror.Metrics (metrics imports
@@ -22,82 +19,6 @@ type mirrorMetrics struct{ *metrics.Metrics }
 func (m mirrorMetrics) FillResult(r mirror.Result) { m.MirrorFill(string(r)) }
 
 var _ mirror.Metrics = mirrorMetrics{}
-
-// countingBackend keeps the per-bucket object and byte counts of the
-// metrics up to date from the writes that pass through it (client writes
-// and mirror fills alike), without ever scanning the store. Each write
-// first reads the size it replaces, one metadata lookup; concurrent writes
-// of one key can make the counts drift by that key's size.
-type countingBackend struct {
-	store.Backend
-	m *metrics.Metrics
-}
-
-// before returns the size an object has, and whether it exists. An
-// unavailable store is an error: the write would only fail the same way
-// after a second wait, doubling a client's wait on a stalled cluster.
-func (b countingBackend) before(ctx context.Context, bucket, key string) (int64, bool, error) {
-	info, err := b.Backend.HeadObject(ctx, bucket, key)
-	if errors.Is(err, store.ErrUnavailable) {
-		return 0, false, err
-	}
-	if err != nil {
-		return 0, false, nil
-	}
-	return info.Size, true, nil
-}
-
-func (b countingBackend) wrote(bucket string, oldSize int64, existed bool, newSize int64) {
-	if existed {
-		b.m.Stored(bucket, 0, newSize-oldSize)
-	} else {
-		b.m.Stored(bucket, 1, newSize)
-	}
-}
-
-func (b countingBackend) PutObject(ctx context.Context, bucket, key string, body io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
-	old, existed, err := b.before(ctx, bucket, key)
-	if err != nil {
-		return store.ObjectInfo{}, err
-	}
-	info, err := b.Backend.PutObject(ctx, bucket, key, body, opts)
-	if err == nil {
-		b.wrote(bucket, old, existed, info.Size)
-	}
-	return info, err
-}
-
-func (b countingBackend) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []store.CompletePart, cond store.Conditions) (store.ObjectInfo, error) {
-	old, existed, err := b.before(ctx, bucket, key)
-	if err != nil {
-		return store.ObjectInfo{}, err
-	}
-	info, err := b.Backend.CompleteMultipartUpload(ctx, bucket, key, uploadID, parts, cond)
-	if err == nil {
-		b.wrote(bucket, old, existed, info.Size)
-	}
-	return info, err
-}
-
-func (b countingBackend) DeleteObject(ctx context.Context, bucket, key string) error {
-	old, existed, err := b.before(ctx, bucket, key)
-	if err != nil {
-		return err
-	}
-	err = b.Backend.DeleteObject(ctx, bucket, key)
-	if err == nil && existed {
-		b.m.Stored(bucket, -1, -old)
-	}
-	return err
-}
-
-func (b countingBackend) DeleteBucket(ctx context.Context, bucket string) error {
-	err := b.Backend.DeleteBucket(ctx, bucket)
-	if err == nil {
-		b.m.ForgetBucket(bucket)
-	}
-	return err
-}
 
 // originErrors is the mirror's log handler: it passes every record on, and
 // records those that report a failure (they carry an "err" attribute, or

@@ -70,6 +70,11 @@ type Config struct {
 	// IdleTimeout closes a kept-alive connection that sends no next
 	// request for that long (DefaultIdleTimeout when zero).
 	IdleTimeout time.Duration
+	// UsageScanInterval is how often a backend that keeps no per-bucket
+	// counts (--backend s3) is listed to count its objects and bytes:
+	// the next scan starts this long after the previous one ended. Zero
+	// means never (the embedded engine keeps exact counts and ignores it).
+	UsageScanInterval time.Duration
 	// Logger receives the request log and server events.
 	Logger *slog.Logger
 	// Mirror configures the fills of Mirror rules.
@@ -97,6 +102,7 @@ type Server struct {
 	mirror  *mirror.Manager
 	origin  *origin.Client
 	metrics *metrics.Metrics
+	scan    *usageScanner
 	cert    *certReloader
 
 	shutdownOnce sync.Once
@@ -160,11 +166,12 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("--users: %w", err)
 		}
 	}
-	// Every write, the mirror's commits included, goes through counted.
-	met, counted := newMetrics(backend)
+	// Every request, the mirror's commits included, goes through counted.
+	met, counted, scan := newMetrics(backend, cfg.UsageScanInterval, cfg.Logger)
 	mirrorLog := slog.New(originErrors{Handler: cfg.Logger.Handler(), m: met})
 	mgr, oc, err := startMirror(cfg.Mirror, cfg.DataDir, counted, mirrorLog, mirrorMetrics{met})
 	if err != nil {
+		scan.Close()
 		ln.Close()
 		backend.Close()
 		return nil, err
@@ -192,6 +199,7 @@ func Start(cfg Config) (*Server, error) {
 		mirror:  mgr,
 		origin:  oc,
 		metrics: met,
+		scan:    scan,
 		cert:    cert,
 		http: &http.Server{
 			Handler: handler,
@@ -290,6 +298,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("mirror fills: %w", merr))
 	}
 	s.origin.Close()
+	s.scan.Close()
 	return errors.Join(err, s.backend.Close())
 }
 

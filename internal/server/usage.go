@@ -3,22 +3,25 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"time"
 
 	"mirrorstore/internal/metrics"
 	"mirrorstore/internal/store"
 )
 
-// newMetrics returns the server's collectors and the backend its writes go
-// through. A backend that keeps exact per-bucket counts (the embedded
-// engine) is read at scrape time and used as it is, with no extra lookup
-// per write. Any other (the scale-out backend, where no node sees every
-// write) is wrapped so that this node's writes move per-node counts.
-func newMetrics(backend store.Backend) (*metrics.Metrics, store.Backend) {
+// newMetrics returns the server's collectors, the backend its requests go
+// through and the scanner it started (Close it at shutdown). A backend
+// that keeps exact per-bucket counts (the embedded engine) is read at
+// scrape time and used as it is. Any other (the scale-out backend, where no
+// node sees every write) is counted by a periodic scan of its listing every
+// scanInterval (0: never), so a write costs no lookup to keep counts.
+func newMetrics(backend store.Backend, scanInterval time.Duration, logger *slog.Logger) (*metrics.Metrics, store.Backend, *usageScanner) {
 	if u, ok := backend.(store.Usage); ok {
-		return metrics.NewWithUsage(usageOf(backend, u)), backend
+		return metrics.NewWithUsage(usageOf(backend, u)), backend, startUsageScanner(backend, 0, logger)
 	}
-	met := metrics.New()
-	return met, countingBackend{Backend: backend, m: met}
+	scan := startUsageScanner(backend, scanInterval, logger)
+	return metrics.NewFromScan(scan.usage, scan.lastScan), scanningBackend{Backend: backend, scan: scan}, scan
 }
 
 // usageOf reads every bucket's counts: one listing of the buckets, then one
