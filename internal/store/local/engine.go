@@ -77,6 +77,9 @@ type Engine struct {
 	// so Close waits for operations in flight and later calls fail.
 	life   sync.RWMutex
 	closed bool
+	// leave is life.RUnlock, made once: a method value made per call
+	// would be an allocation per operation.
+	leave func()
 
 	// bucketMu is held shared by every commit that needs its bucket to exist
 	// and exclusively by CreateBucket and DeleteBucket, so a bucket cannot be
@@ -143,6 +146,7 @@ func OpenWith(dir string, opts Options) (*Engine, error) {
 		return nil, fmt.Errorf("open %s: metadata: %w", dir, err)
 	}
 	e := &Engine{dir: dir, db: db, inlineMax: inlineMax, wrapDataFile: opts.WrapDataFile, seed: maphash.MakeSeed()}
+	e.leave = e.life.RUnlock
 	switch {
 	case opts.ReserveBytes > 0:
 		e.reserve = opts.ReserveBytes
@@ -208,7 +212,7 @@ func (e *Engine) enter() (func(), error) {
 		e.life.RUnlock()
 		return nil, fmt.Errorf("engine closed: %w", store.ErrUnavailable)
 	}
-	return e.life.RUnlock, nil
+	return e.leave, nil
 }
 
 // Close waits for operations in flight and closes the metadata store. Bodies

@@ -258,6 +258,24 @@ func (e *Engine) object(bucket, key string) (rec objectRecord, ok bool, err erro
 	return rec, ok, err
 }
 
+// objectForRead is object for GetObject: an inline body is copied into a
+// pooled buffer (rec.inline is *buf) that the caller hands to the body it
+// opens, whose Close returns it, so a small GET allocates no copy of the
+// bytes. buf is nil when the object is not inline.
+func (e *Engine) objectForRead(bucket, key string) (rec objectRecord, buf *[]byte, ok bool, err error) {
+	ok, err = e.get(objectKey(bucket, key), func(v []byte) (err error) {
+		rec, err = decodeObjectRecord(v, inlineBorrow)
+		if err == nil && rec.loc == locInline {
+			// Pebble owns v past this callback.
+			buf = getInlineBuf(len(rec.inline))
+			*buf = append((*buf)[:0], rec.inline...)
+			rec.inline = *buf
+		}
+		return err
+	})
+	return rec, buf, ok, err
+}
+
 // objectInfo is object without the inline body (rec.inline stays nil), for
 // callers that need only the record's fields: HEAD, DELETE and the check
 // before a write.
@@ -287,13 +305,20 @@ func (e *Engine) GetObject(ctx context.Context, bucket, key string, opts store.G
 	l := e.keyLock(bucket, key)
 	l.RLock()
 	defer l.RUnlock()
-	rec, ok, err := e.object(bucket, key)
+	rec, buf, ok, err := e.objectForRead(bucket, key)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	if !ok {
 		return nil, wrap(store.ErrNoSuchKey)
 	}
+	// Every return but the last leaves the pooled buffer unused.
+	done := false
+	defer func() {
+		if !done && buf != nil {
+			putInlineBuf(buf)
+		}
+	}()
 	offset, length := int64(0), rec.size
 	switch {
 	case opts.PartNumber > 0:
@@ -314,6 +339,10 @@ func (e *Engine) GetObject(ctx context.Context, bucket, key string, opts store.G
 			return nil, wrap(err)
 		}
 	}
+	if rec.loc == locInline {
+		done = true
+		return &store.Object{Info: rec.info(bucket, key), Offset: offset, Length: length, Body: newInlineBody(buf, offset, length)}, nil
+	}
 	body, err := e.openBody(&rec, offset, length)
 	if err != nil {
 		return nil, wrap(err)
@@ -325,7 +354,9 @@ func (e *Engine) GetObject(ctx context.Context, bucket, key string, opts store.G
 func (e *Engine) openBody(rec *objectRecord, offset, length int64) (io.ReadCloser, error) {
 	switch rec.loc {
 	case locInline:
-		return inlineBody{bytes.NewReader(rec.inline[offset : offset+length])}, nil
+		b := &inlineBody{}
+		b.r.Reset(rec.inline[offset : offset+length])
+		return b, nil
 	case locFile:
 		return openSpan(e.dataPath(rec.file), offset, length)
 	}

@@ -222,14 +222,21 @@ func (r *objectRecord) encode() []byte {
 	return e.b
 }
 
-func decodeObject(b []byte) (objectRecord, error) { return decodeObjectRecord(b, true) }
+// What decodeObjectRecord does with an inline body.
+const (
+	inlineCopy   = iota // copied into a new slice
+	inlineBorrow        // left pointing into b: valid only while b is
+	inlineSkip          // checked, not kept (inline stays nil)
+)
+
+func decodeObject(b []byte) (objectRecord, error) { return decodeObjectRecord(b, inlineCopy) }
 
 // decodeObjectInfo is decodeObject without copying an inline body (inline
 // stays nil): a listing needs only the fields before it, and copying 4 KiB
 // per key was most of the cost of a page of small objects.
-func decodeObjectInfo(b []byte) (objectRecord, error) { return decodeObjectRecord(b, false) }
+func decodeObjectInfo(b []byte) (objectRecord, error) { return decodeObjectRecord(b, inlineSkip) }
 
-func decodeObjectRecord(b []byte, withBody bool) (objectRecord, error) {
+func decodeObjectRecord(b []byte, inline int) (objectRecord, error) {
 	var r objectRecord
 	d := decoder{b: b}
 	d.version()
@@ -240,9 +247,12 @@ func decodeObjectRecord(b []byte, withBody bool) (objectRecord, error) {
 	r.loc = d.byte()
 	switch r.loc {
 	case locInline:
-		if withBody {
+		switch inline {
+		case inlineCopy:
 			r.inline = d.bytes()
-		} else {
+		case inlineBorrow:
+			r.inline = d.raw(d.uvarint())
+		default:
 			d.raw(d.uvarint()) // checked, not copied
 		}
 	case locFile:
