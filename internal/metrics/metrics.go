@@ -28,7 +28,6 @@ import (
 	"context"
 	"net/http"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -57,6 +56,9 @@ type Metrics struct {
 	inFlight      prometheus.Gauge
 
 	redirects *prometheus.CounterVec
+
+	// ops holds each operation's request series (requests.go).
+	ops opCache
 
 	buckets bucketSet
 	errors  errorRing
@@ -212,7 +214,7 @@ func (m *Metrics) Request(op string, status int, in, out int64, d time.Duration)
 	if status == 0 {
 		status = http.StatusOK
 	}
-	m.observe(op, statusClass(status), in, out, d)
+	m.observe(op, classIndex(status), in, out, d)
 }
 
 // AbortedClass is the status_class of requests whose answer was cut short
@@ -228,25 +230,19 @@ func (m *Metrics) Aborted(op string, in, out int64, d time.Duration) {
 	if op == "" {
 		op = "Unknown"
 	}
-	m.observe(op, AbortedClass, in, out, d)
+	m.observe(op, abortedIndex, in, out, d)
 }
 
-func (m *Metrics) observe(op, class string, in, out int64, d time.Duration) {
-	m.requests.WithLabelValues(op, class).Inc()
+func (m *Metrics) observe(op string, class int, in, out int64, d time.Duration) {
+	s := m.opSeries(op)
+	s.requests[class].get(m.requests, op, classNames[class]).Inc()
 	if in > 0 {
-		m.bytesIn.WithLabelValues(op).Add(float64(in))
+		s.in.get(m.bytesIn, op).Add(float64(in))
 	}
 	if out > 0 {
-		m.bytesOut.WithLabelValues(op).Add(float64(out))
+		s.out.get(m.bytesOut, op).Add(float64(out))
 	}
-	m.latency.WithLabelValues(op).Observe(d.Seconds())
-}
-
-func statusClass(code int) string {
-	if code < 100 || code > 599 {
-		return "other"
-	}
-	return strconv.Itoa(code/100) + "xx"
+	s.latency.Observe(d.Seconds())
 }
 
 // MirrorFill counts a fill's end by result (mirror.Result's words), or a
