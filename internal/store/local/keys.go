@@ -35,23 +35,27 @@ func bucketKey(bucket string) []byte {
 }
 
 // bucketPrefix returns "<kind>\x00<bucket>\x00".
-func bucketPrefix(kind byte, bucket string) []byte {
-	b := make([]byte, 0, len(bucket)+3)
+func bucketPrefix(kind byte, bucket string) []byte { return keyWithRoom(kind, bucket, 0) }
+
+// keyWithRoom is bucketPrefix with capacity for extra more bytes, so the
+// key built on it is one allocation.
+func keyWithRoom(kind byte, bucket string, extra int) []byte {
+	b := make([]byte, 0, len(bucket)+3+extra)
 	b = append(b, kind, 0)
 	b = append(b, bucket...)
 	return append(b, 0)
 }
 
 func configKey(bucket, name string) []byte {
-	return append(bucketPrefix(kindConfig, bucket), name...)
+	return append(keyWithRoom(kindConfig, bucket, len(name)), name...)
 }
 
 func objectKey(bucket, key string) []byte {
-	return append(bucketPrefix(kindObject, bucket), key...)
+	return append(keyWithRoom(kindObject, bucket, len(key)), key...)
 }
 
 func uploadKey(bucket, key, uploadID string) []byte {
-	b := append(bucketPrefix(kindUpload, bucket), key...)
+	b := append(keyWithRoom(kindUpload, bucket, len(key)+1+len(uploadID)), key...)
 	b = append(b, 0)
 	return append(b, uploadID...)
 }
