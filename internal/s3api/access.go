@@ -192,7 +192,7 @@ func validBucketName(name string) bool {
 	if strings.Contains(name, "..") || strings.Contains(name, ".-") || strings.Contains(name, "-.") {
 		return false
 	}
-	if ip := net.ParseIP(name); ip != nil {
+	if looksNumeric(name) && net.ParseIP(name) != nil {
 		return false
 	}
 	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
@@ -202,6 +202,18 @@ func validBucketName(name string) bool {
 	}
 	for _, s := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
 		if strings.HasSuffix(name, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// looksNumeric reports whether name holds only digits and periods, the only
+// bucket names that can parse as an IP address; the others skip the parse,
+// which allocates, on every request.
+func looksNumeric(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c != '.' && (c < '0' || c > '9') {
 			return false
 		}
 	}

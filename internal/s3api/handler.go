@@ -112,6 +112,14 @@ type request struct {
 	// abortCause is why the answer was cut short after its headers
 	// (set just before panic(http.ErrAbortHandler)).
 	abortCause error
+	// idHeader backs the X-Amz-Request-Id header's value.
+	idHeader [1]string
+}
+
+// exchange is the per-request state ServeHTTP allocates, in one piece.
+type exchange struct {
+	w   responseWriter
+	req request
 }
 
 // errAborted is the outcome of a request whose handler did not return: it
@@ -168,9 +176,10 @@ func (h *Handler) newRequestID() string {
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	w := &responseWriter{ResponseWriter: rw}
-	req := &request{reqID: h.newRequestID()}
-	w.Header()["X-Amz-Request-Id"] = []string{req.reqID}
+	x := &exchange{w: responseWriter{ResponseWriter: rw}, req: request{reqID: h.newRequestID()}}
+	w, req := &x.w, &x.req
+	req.idHeader[0] = req.reqID
+	w.Header()["X-Amz-Request-Id"] = req.idHeader[:]
 	// A handler that cuts its answer short panics, and the panic goes on
 	// to net/http, which closes the connection; the request still gets
 	// its log line and its count, here, on the way out.
@@ -348,10 +357,15 @@ func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, s
 	case w.status >= 500 && w.status != http.StatusNotImplemented:
 		level = slog.LevelError
 	}
-	if !h.log.Enabled(ctx, level) {
+	lh := h.log.Handler()
+	if !lh.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{
+	// The record goes straight to the handler: Logger.LogAttrs would also
+	// walk the stack for a source location that the server's handlers
+	// never print.
+	rec := slog.NewRecord(time.Now(), level, "request", 0)
+	rec.AddAttrs(
 		slog.String("id", req.reqID),
 		slog.String("op", req.op),
 		slog.String("method", r.Method),
@@ -362,12 +376,12 @@ func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, s
 		slog.Int64("bytes_out", w.written),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("remote", r.RemoteAddr),
-	}
+	)
 	if req.id != nil && !req.id.Anonymous {
-		attrs = append(attrs, slog.String("access_key", req.id.Credential.AccessKey))
+		rec.AddAttrs(slog.String("access_key", req.id.Credential.AccessKey))
 	}
 	if req.origin != "" {
-		attrs = append(attrs, slog.String("origin", req.origin))
+		rec.AddAttrs(slog.String("origin", req.origin))
 	}
 	switch {
 	case aborted:
@@ -377,15 +391,15 @@ func (h *Handler) logRequest(r *http.Request, req *request, w *responseWriter, s
 			// net/http logs.
 			cause = errors.New("the handler panicked")
 		}
-		attrs = append(attrs, slog.String("outcome", "aborted"), slog.String("err", cause.Error()))
+		rec.AddAttrs(slog.String("outcome", "aborted"), slog.String("err", cause.Error()))
 	case req.filled && err == nil:
-		attrs = append(attrs, slog.String("outcome", "filled"))
+		rec.AddAttrs(slog.String("outcome", "filled"))
 	case err != nil:
 		if e, internal := toError(err); internal || e.Status >= 500 {
-			attrs = append(attrs, slog.String("err", err.Error()))
+			rec.AddAttrs(slog.String("err", err.Error()))
 		} else {
-			attrs = append(attrs, slog.String("code", e.Code))
+			rec.AddAttrs(slog.String("code", e.Code))
 		}
 	}
-	h.log.LogAttrs(ctx, level, "request", attrs...)
+	_ = lh.Handle(ctx, rec)
 }
