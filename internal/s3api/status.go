@@ -36,12 +36,16 @@ type ops struct {
 	statusPublic bool
 	// slots holds one token per request in flight; nil when uncapped.
 	slots chan struct{}
+	// release gives a slot back; made once, so admitting a request
+	// allocates no closure.
+	release func()
 }
 
 func (h *Handler) initOps(o Ops) {
 	h.ops = ops{metrics: o.Metrics, statusPublic: o.StatusPublic}
 	if o.MaxRequests > 0 {
 		h.ops.slots = make(chan struct{}, o.MaxRequests)
+		h.ops.release = func() { <-h.ops.slots }
 	}
 }
 
@@ -55,7 +59,7 @@ func (h *Handler) admit(r *http.Request) (release func(), ok bool) {
 	}
 	select {
 	case h.ops.slots <- struct{}{}:
-		return func() { <-h.ops.slots }, true
+		return h.ops.release, true
 	default:
 		return nil, false
 	}
