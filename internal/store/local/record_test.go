@@ -41,3 +41,40 @@ func TestDecodeObjectInfo(t *testing.T) {
 		}
 	}
 }
+
+// decodeListEntry must agree with decodeObject on the fields a listing
+// shows, skip every other field whatever it holds, and reject the same
+// damaged records.
+func TestDecodeListEntry(t *testing.T) {
+	recs := []objectRecord{
+		{size: 4096, etag: "e1", modTime: 7, loc: locInline, inline: bytes.Repeat([]byte("i"), 4096),
+			attrs: store.ObjectAttrs{ContentType: "text/plain", ContentEncoding: "gzip", ContentDisposition: "inline",
+				ContentLanguage: "en", CacheControl: "no-cache", Expires: "never", AccessControlAllowOrigin: "*",
+				MirrorOrigin: "https://o/x", UserMeta: map[string]string{"a": "b", "c": "d"}, Tags: map[string]string{"t": "v"}}},
+		{size: 0, etag: "d41d8cd98f00b204e9800998ecf8427e", modTime: -1, loc: locInline},
+		{size: 1 << 20, etag: "e2", modTime: 8, loc: locFile, file: fileID{1, 2, 3}},
+		{size: 3, etag: "e3-2", modTime: 9, loc: locParts, parts: []partRef{{fileID{4}, 1}, {fileID{5}, 2}}},
+	}
+	for _, rec := range recs {
+		v := rec.encode()
+		full, err := decodeObject(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ent, err := decodeListEntry(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ent.size != full.size || string(ent.etag) != full.etag || ent.modTime != full.modTime || ent.parts != len(full.parts) {
+			t.Errorf("loc %d: decodeListEntry = %+v, decodeObject = %+v", rec.loc, ent, full)
+		}
+		for n := 0; n < len(v); n++ {
+			if _, err := decodeListEntry(v[:n]); err == nil {
+				t.Fatalf("loc %d: record cut to %d of %d bytes decoded", rec.loc, n, len(v))
+			}
+		}
+		if _, err := decodeListEntry(append(v, 0)); err == nil {
+			t.Fatalf("loc %d: record with a trailing byte decoded", rec.loc)
+		}
+	}
+}
