@@ -39,6 +39,16 @@ const (
 	smallSize = 1 << 10
 )
 
+// pacedSize and pacedRate shape the paced row: an origin that sends each
+// connection at most pacedRate bytes a second (nginx limit_rate), as a
+// remote one does, so the network, not the loopback's CPU, sets the pace of
+// both the direct and the mirrored GET.
+const (
+	pacedSize = 64 << 20
+	pacedRate = "50m"
+	pacedRuns = 3
+)
+
 // mirrorProc is the mirrorstore binary, run with --mirror-allow-private so
 // it may fill from the loopback nginx; pid is read for its memory figures.
 type mirrorProc struct {
@@ -300,7 +310,11 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	if err := writeRepeated(filepath.Join(dir, "herd.bin"), herdSize); err != nil {
 		return err
 	}
-	for _, name := range []string{"herd-solo.bin", "herd-many.bin"} {
+	names := []string{"herd-solo.bin", "herd-many.bin"}
+	for i := 0; i < pacedRuns; i++ {
+		names = append(names, fmt.Sprintf("paced-%d.bin", i))
+	}
+	for _, name := range names {
 		if err := os.Link(filepath.Join(dir, "herd.bin"), filepath.Join(dir, name)); err != nil {
 			return err
 		}
@@ -311,7 +325,8 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	ngx, err := startNginx(work, dir, nginxOptions{
 		name:      "nginx-origin",
 		accessLog: true,
-		locations: fmt.Sprintf(`location /small/ { default_type application/octet-stream; return 200 "%s"; }`, strings.Repeat("m", smallSize)),
+		locations: fmt.Sprintf(`location /small/ { default_type application/octet-stream; return 200 "%s"; }
+    location /paced/ { alias %s/; limit_rate %s; }`, strings.Repeat("m", smallSize), dir, pacedRate),
 	})
 	if err != nil {
 		return err
@@ -385,6 +400,38 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 		return err
 	}
 	coldCPU := (coldCPU1 - coldCPU0) / time.Duration(opt.coldRuns)
+
+	// 1b. Cold 64 MiB from the paced origin, fill vs direct, taking turns.
+	var pacedMS, pacedD []float64
+	for i := 0; i < pacedRuns; i++ {
+		path := fmt.Sprintf("/paced/paced-%d.bin", i)
+		measure := []func() error{
+			func() error {
+				r, err := fetch(one, msBase+path, pacedSize)
+				if err == nil {
+					pacedMS = append(pacedMS, r.mbps())
+					err = waitStored(msBase + path)
+				}
+				return err
+			},
+			func() error {
+				r, err := fetch(one, ngx.base+path, pacedSize)
+				if err == nil {
+					pacedD = append(pacedD, r.mbps())
+				}
+				return err
+			},
+		}
+		if i%2 == 1 {
+			measure[0], measure[1] = measure[1], measure[0]
+		}
+		for _, m := range measure {
+			if err := m(); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(os.Stderr, "paced %s: mirror %.1f MB/s, direct %.1f MB/s\n", path, pacedMS[i], pacedD[i])
+	}
 
 	// 2. Herd: one cold fetch alone, then opt.herd at once on another cold
 	// key of the same file; then the same herd on the now stored key.
@@ -491,6 +538,8 @@ func mirrorSuite(work string, opt mirrorOptions) error {
 	fmt.Println("| measure | mirrorstore | direct / anchor | ratio | target | met? |")
 	fmt.Println("|---|---|---|---|---|---|")
 	fmt.Printf("| cold 256 MiB GET, MB/s (median of %d keys) | %.0f | %.0f (nginx direct) | %.2f× | ≥ 0.9× | %s |\n", opt.coldRuns, mMB, dMB, mMB/dMB, met(mMB/dMB >= 0.9))
+	pM, pD := median(pacedMS), median(pacedD)
+	fmt.Printf("| cold 64 MiB GET from an origin paced at %sB/s a connection (nginx limit_rate), MB/s (median of %d keys) | %.1f | %.1f (nginx direct, same pace) | %.2f× | ≥ 0.9× | %s |\n", pacedRate, pacedRuns, pM, pD, pM/pD, met(pM/pD >= 0.9))
 	fmt.Printf("| cold 256 MiB GET, time to first byte (median) | %.2f ms | %.2f ms (nginx direct) | +%.2f ms | ≤ direct + 2 ms | %s |\n", mT, dT, mT-dT, met(mT <= dT+2))
 	fmt.Printf("| %d concurrent misses on one cold 64 MiB key, wall time | %.2f s | %.2f s (one cold fetch alone) | %.2f× | ≤ 1.3× | %s |\n", opt.herd, herdWall.Seconds(), solo.total.Seconds(), herdRatio, met(herdRatio <= 1.3))
 	fmt.Printf("| origin requests for those %d misses | %d | — | — | exactly 1 | %s |\n", opt.herd, originHits, met(originHits == 1))
