@@ -158,7 +158,43 @@ type commonPrefix struct {
 // milliseconds), truncated to the second so it agrees with the Last-Modified
 // header of the same object.
 func isoTime(t time.Time) string {
-	return t.UTC().Truncate(time.Second).Format("2006-01-02T15:04:05.000Z")
+	return string(appendISOTime(nil, t))
+}
+
+// isoTimeLen is the length of isoTime for the years 0 to 9999.
+const isoTimeLen = len("2006-01-02T15:04:05.000Z")
+
+// isoTimeSize is len(isoTime(t)).
+func isoTimeSize(t time.Time) int {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return len(isoTime(t))
+	}
+	return isoTimeLen
+}
+
+// appendISOTime appends isoTime(t) to b: digits by hand for the years
+// 0 to 9999 (isoTimeLen bytes), time.Format's layout otherwise.
+func appendISOTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Truncate(time.Second).AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	}
+	hour, minute, sec := t.Clock()
+	d2 := func(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	b = d2(b, year/100)
+	b = d2(b, year%100)
+	b = append(b, '-')
+	b = d2(b, int(month))
+	b = append(b, '-')
+	b = d2(b, day)
+	b = append(b, 'T')
+	b = d2(b, hour)
+	b = append(b, ':')
+	b = d2(b, minute)
+	b = append(b, ':')
+	b = d2(b, sec)
+	return append(b, ".000Z"...)
 }
 
 // quoteETag returns the ETag as it goes on the wire: in double quotes.
