@@ -11,6 +11,7 @@ import (
 
 	"mirrorstore/internal/logbuf"
 	"mirrorstore/internal/mirror"
+	"mirrorstore/internal/reqlog"
 	"mirrorstore/internal/server"
 	"mirrorstore/internal/store/local"
 )
@@ -74,7 +75,8 @@ once and kept in the data folder, so a restart reuses it.`,
 func newLogger(format string, out io.Writer) (*slog.Logger, error) {
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(out, nil)), nil
+		// slog's JSON handler, with request lines encoded by hand.
+		return slog.New(reqlog.NewJSON(out, nil)), nil
 	case "text":
 		return slog.New(slog.NewTextHandler(out, nil)), nil
 	}

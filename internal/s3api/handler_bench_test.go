@@ -15,6 +15,7 @@ import (
 	"mirrorstore/internal/auth"
 	"mirrorstore/internal/logbuf"
 	"mirrorstore/internal/metrics"
+	"mirrorstore/internal/reqlog"
 	"mirrorstore/internal/store"
 	"mirrorstore/internal/store/local"
 )
@@ -76,7 +77,8 @@ func (d *discardWriter) WriteHeader(int)             {}
 // anonymous GET of a 4 KiB object in a public-read bucket, as the s3
 // suite's wrk row asks for it: the real verifier, the access decision, the
 // bucket and website lookups, the engine read, the JSON request log line
-// (through the batching writer the server uses) and the metrics.
+// (the server's handler, through the batching writer it uses) and the
+// metrics.
 func BenchmarkHandlerGetAnonymous(b *testing.B) {
 	eng, err := local.Open(b.TempDir())
 	if err != nil {
@@ -99,7 +101,7 @@ func BenchmarkHandlerGetAnonymous(b *testing.B) {
 	keys := auth.NewKeyring(auth.Credential{AccessKey: "root", SecretKey: "rootsecret"})
 	h := New(Config{
 		Backend: eng, Auth: auth.NewVerifier(keys), Keys: keys,
-		Logger: slog.New(slog.NewJSONHandler(out, nil)),
+		Logger: slog.New(reqlog.NewJSON(out, nil)),
 		Ops:    Ops{Metrics: metrics.New()},
 	})
 	r := httptest.NewRequest("GET", "http://127.0.0.1:9000/pub/small.bin", nil)
