@@ -75,3 +75,42 @@ func TestFlushesWithoutClose(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// Close writes out what is buffered: with a flush interval no test
+// outlives, only Close can have written the lines, each whole.
+func TestCloseFlushes(t *testing.T) {
+	dst := &lockedBuffer{}
+	w := New(dst, time.Hour)
+	for i := range 100 {
+		fmt.Fprintf(w, "line %03d\n", i)
+	}
+	if got := dst.String(); got != "" {
+		t.Fatalf("written before Close: %q", got)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(dst.String(), "\n"), "\n")
+	if len(lines) != 100 || lines[0] != "line 000" || lines[99] != "line 099" {
+		t.Fatalf("after Close: %d lines, %q … %q", len(lines), lines[0], lines[len(lines)-1])
+	}
+}
+
+// A line larger than what is left of the buffer flushes what is there
+// first and still arrives whole, in order.
+func TestLongLinesStayWhole(t *testing.T) {
+	dst := &lockedBuffer{}
+	w := New(dst, time.Hour)
+	short, long := "short\n", strings.Repeat("y", 100<<10)+"\n"
+	for _, l := range []string{short, long, short} {
+		if _, err := w.Write([]byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if dst.String() != short+long+short {
+		t.Fatalf("got %d bytes, want %d in order", len(dst.String()), len(short+long+short))
+	}
+}
