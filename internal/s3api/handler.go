@@ -212,6 +212,7 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.writeError(w, r, req, err)
 	}
+	w.flushComplete()
 	h.logRequest(r, req, w, start, err)
 	finished = true
 }

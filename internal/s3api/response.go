@@ -60,6 +60,26 @@ func (w *responseWriter) Flush() {
 	}
 }
 
+// flushComplete sends what net/http still buffers of an answer whose
+// declared body has been written whole, so the client has it before the
+// request's log line and metrics are done; net/http would send it only
+// after the handler returns. A small GET's last bytes otherwise waited
+// for that bookkeeping in a packet of their own. Answers of unknown length
+// are left alone: flushing them before the handler returns would make
+// net/http chunk them instead of counting their bytes.
+func (w *responseWriter) flushComplete() {
+	if !w.wroteHeader || w.written == 0 {
+		return
+	}
+	cl := w.Header()["Content-Length"]
+	if len(cl) != 1 {
+		return
+	}
+	if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n == w.written {
+		w.Flush()
+	}
+}
+
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
