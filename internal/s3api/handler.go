@@ -212,7 +212,12 @@ func (h *Handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.writeError(w, r, req, err)
 	}
-	w.flushComplete()
+	if r.ContentLength == 0 {
+		// Only a request without a body: net/http drains what a handler
+		// left of one when the answer's headers go out, and that drain
+		// must come after the deadline set on the way out.
+		w.flushComplete()
+	}
 	h.logRequest(r, req, w, start, err)
 	finished = true
 }
