@@ -419,10 +419,11 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 	// copy itself, and in the copy's loop it would slow every reader to
 	// its pace (see hashLag).
 	var hashed chan hashResult
+	ended := make(chan struct{}) // closed once the copy has ended, well or not
 	if f.mem == nil && (f.m.adopter != nil || wantMD5 != "") {
 		hashed = make(chan hashResult, 1)
 		go func() {
-			sum, err := f.hashStaging()
+			sum, err := f.hashStaging(ended)
 			hashed <- hashResult{sum, err}
 		}()
 	}
@@ -440,6 +441,7 @@ func (f *fill) stream(ctx context.Context, r *origin.Response, info Info) Result
 	}
 	f.signal()
 	f.mu.Unlock()
+	close(ended)
 
 	var sum []byte
 	if hashed != nil {
@@ -579,13 +581,16 @@ type hashResult struct {
 // when the body ends; on a fast one, once it is hashLag behind, it waits for
 // the copy to end and catches up from the page cache, so the copy and the
 // clients (whose bytes go out by sendfile meanwhile) have the CPU.
-func (f *fill) hashStaging() ([]byte, error) {
+//
+// ended is closed when the copy has ended: a paused hasher waits on it
+// alone, not woken by every piece the copy publishes.
+func (f *fill) hashStaging(ended <-chan struct{}) ([]byte, error) {
 	h := md5.New()
 	buf := make([]byte, copyBuf)
 	var pos int64
 	for {
 		f.mu.Lock()
-		for f.err == nil && !f.copied && (f.size == pos || f.size-pos > hashLag) {
+		for f.err == nil && !f.copied && f.size == pos {
 			wait := f.progress
 			f.mu.Unlock()
 			<-wait
@@ -598,6 +603,10 @@ func (f *fill) hashStaging() ([]byte, error) {
 		}
 		if pos == size && copied {
 			return h.Sum(nil), nil
+		}
+		if !copied && size-pos > hashLag {
+			<-ended
+			continue
 		}
 		for pos < size {
 			n, err := f.file.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
