@@ -136,11 +136,12 @@ func (v *verifier) Read(p []byte) (int, error) {
 			p[0], v.held, n = v.held, one[0], 1
 		}
 	default:
+		// Read in after the held byte's place: it goes out first and
+		// the last byte read is held instead, so nothing is moved.
 		var m int
-		m, err = v.src.Read(p[:len(p)-1])
-		v.account(p[:m])
+		m, err = v.src.Read(p[1:])
+		v.account(p[1 : 1+m])
 		if m > 0 {
-			copy(p[1:m+1], p[:m])
 			p[0], v.held, n = v.held, p[m], m
 		}
 	}

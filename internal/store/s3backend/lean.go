@@ -61,6 +61,15 @@ func newLeanClient(endpoint, accessKey, secretKey, sessionToken, region string) 
 	}, nil
 }
 
+// objectURL is the path-style URL of a backend object, escaped as the SDK
+// escapes it.
+func (lc *leanClient) objectURL(bucket, bkey string) *url.URL {
+	u := *lc.endpoint
+	u.Path = lc.endpoint.Path + "/" + bucket + "/" + bkey
+	u.RawPath = lc.endpoint.RawPath + "/" + httpbinding.EscapePath(bucket, true) + "/" + httpbinding.EscapePath(bkey, false)
+	return &u
+}
+
 // leanResult is a GET's or HEAD's answer, read as the SDK reads it.
 type leanResult struct {
 	hdr           storedHeaders
@@ -109,15 +118,12 @@ func (b *Backend) leanGet(ctx context.Context, method, bkey, rng, ifMatch string
 // ResponseError with the backend's code otherwise).
 func (b *Backend) leanOnce(ctx context.Context, method, bkey, rng, ifMatch string) (*http.Response, error) {
 	lc := b.lean
-	u := *lc.endpoint
-	u.Path = lc.endpoint.Path + "/" + b.bucket + "/" + bkey
-	u.RawPath = lc.endpoint.RawPath + "/" + httpbinding.EscapePath(b.bucket, true) + "/" + httpbinding.EscapePath(bkey, false)
 	req, err := http.NewRequestWithContext(ctx, method, "", nil)
 	if err != nil {
 		return nil, err
 	}
-	req.URL = &u
-	req.Host = u.Host
+	req.URL = lc.objectURL(b.bucket, bkey)
+	req.Host = req.URL.Host
 	req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
 	if rng != "" {
 		req.Header.Set("Range", rng)

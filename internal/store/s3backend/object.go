@@ -90,7 +90,13 @@ func (b *Backend) PutObject(ctx context.Context, bucket, key string, body io.Rea
 		if opts.ContentMD5 == nil {
 			v.noHash()
 		}
-		info.ETag, err = b.putOnce(ctx, bucket, key, v, opts.Size, h, opts, unsignedPayload)
+		if b.lean != nil {
+			if info.ETag, err = b.leanPut(ctx, objectKey(bucket, key), v, opts.Size, h, opts); err != nil {
+				err = condErr(ctx, err, opts.Conditions)
+			}
+		} else {
+			info.ETag, err = b.putOnce(ctx, bucket, key, v, opts.Size, h, opts, unsignedPayload)
+		}
 		if v.err != nil {
 			err = v.err
 		} else if err == nil && v.h != nil && info.ETag != v.sum() {
