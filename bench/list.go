@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -111,18 +110,11 @@ func listSuite(work string, opt listOptions, out io.Writer) error {
 	mList := fmt.Sprintf("ListObjectsV2, %d keys a page, %d keys", opt.listPage, opt.listKeys)
 	walks := map[string]listResult{}
 	for _, s := range servers {
-		if _, err := listWalk(ctx, s.client, s.listBucket, s.listPrefix, 1, time.Nanosecond); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		l, err := listWalk(ctx, s.client, s.listBucket, s.listPrefix, opt.listPage, opt.listWithin)
+		l, err := measureList(ctx, s, opt.s3Options, mList)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		if l.whole && l.keys != opt.listKeys {
-			return fmt.Errorf("%s: listed %d keys, %d were stored", s.name, l.keys, opt.listKeys)
+			return err
 		}
 		walks[s.name] = l
-		fmt.Fprintf(os.Stderr, "%s, %s: %d pages, %d keys, median %s, p99 %s\n", mList, s.name, len(l.pages), l.keys, fmtDur(l.median()), fmtDur(l.p99()))
 	}
 	fmt.Fprintf(out, "%s at the end\n", loadAverage())
 	fmt.Fprintf(out, "# ListObjectsV2 through aws-sdk-go-v2, %d keys a page, one client, a bucket of %d keys; data under %s\n\n", opt.listPage, opt.listKeys, data)

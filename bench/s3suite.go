@@ -287,20 +287,11 @@ func s3Suite(work string, opt s3Options, out io.Writer) error {
 		}
 	}
 	for _, s := range servers {
-		// One unmeasured page first: the walk measures listing, not a
-		// cold connection.
-		if _, err := listWalk(ctx, s.client, s.listBucket, s.listPrefix, 1, time.Nanosecond); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		l, err := listWalk(ctx, s.client, s.listBucket, s.listPrefix, opt.listPage, opt.listWithin)
+		l, err := measureList(ctx, s, opt, mList)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		if l.whole && l.keys != opt.listKeys {
-			return fmt.Errorf("%s: listed %d keys, %d were stored", s.name, l.keys, opt.listKeys)
+			return err
 		}
 		record(mList, s.name, figure{list: l})
-		fmt.Fprintf(os.Stderr, "%s, %s: %d pages, %d keys, median %s, p99 %s\n", mList, s.name, len(l.pages), l.keys, fmtDur(l.median()), fmtDur(l.p99()))
 	}
 
 	for _, s := range servers {
@@ -457,6 +448,24 @@ func populate(ctx context.Context, s *s3Server, opt s3Options) error {
 	}
 	fmt.Fprintf(os.Stderr, "filled %s/%s on %s with %d keys in %s (%.0f objects/s)\n", s.listBucket, s.listPrefix, s.name, r.ops, time.Since(start).Round(time.Second), r.opsPerSec())
 	return nil
+}
+
+// measureList walks s's listed bucket, after one unmeasured page (the walk
+// measures listing, not a cold connection), and checks that a whole walk
+// found every key stored.
+func measureList(ctx context.Context, s *s3Server, opt s3Options, measure string) (listResult, error) {
+	if _, err := listWalk(ctx, s.client, s.listBucket, s.listPrefix, 1, time.Nanosecond); err != nil {
+		return listResult{}, fmt.Errorf("%s: %w", s.name, err)
+	}
+	l, err := listWalk(ctx, s.client, s.listBucket, s.listPrefix, opt.listPage, opt.listWithin)
+	if err != nil {
+		return l, fmt.Errorf("%s: %w", s.name, err)
+	}
+	if l.whole && l.keys != opt.listKeys {
+		return l, fmt.Errorf("%s: listed %d keys, %d were stored", s.name, l.keys, opt.listKeys)
+	}
+	fmt.Fprintf(os.Stderr, "%s, %s: %d pages, %d keys, median %s, p99 %s\n", measure, s.name, len(l.pages), l.keys, fmtDur(l.median()), fmtDur(l.p99()))
+	return l, nil
 }
 
 // waitS3 waits until c's server answers ListBuckets: MinIO's health URL
