@@ -134,12 +134,7 @@ func (b *Backend) leanOnce(ctx context.Context, method, bkey, rng, ifMatch strin
 	if err := lc.signer.SignHTTP(ctx, lc.creds, req, emptySHA256, "s3", lc.region, time.Now().UTC()); err != nil {
 		return nil, err
 	}
-	var resp *http.Response
-	if b.raw != nil {
-		resp, err = b.raw.do(ctx, req)
-	} else {
-		resp, err = b.http.Do(req)
-	}
+	resp, err := b.http.Do(req)
 	if err != nil {
 		return nil, &smithyhttp.RequestSendError{Err: err}
 	}

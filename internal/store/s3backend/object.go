@@ -253,14 +253,7 @@ func (b *Backend) getObject(ctx context.Context, bucket, key string, opts store.
 		cancel()
 		return nil, fmt.Errorf("get %s/%s: %w", bucket, key, b.missing(ctx, bucket, mapReadErr(ctx, err)))
 	}
-	var body io.ReadCloser
-	if rb, ok := out.body.(*rawBody); ok {
-		// It keeps its own idle timeout, and is spliced only unwrapped.
-		rb.cancel = cancel
-		body = rb
-	} else {
-		body = newIdleBody(out.body, b.timeout, cancel)
-	}
+	body := newIdleBody(out.body, b.timeout, cancel)
 	length := out.contentLength
 	offset, size := int64(0), length
 	if cr := out.contentRange; in.Range != nil && (strings.HasSuffix(cr, "/0") || cr == "" && length == 0) {

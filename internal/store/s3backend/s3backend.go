@@ -106,11 +106,7 @@ type Backend struct {
 	client *s3.Client
 	// lean sends GetObject and HeadObject without the SDK (see lean.go);
 	// nil sends them through client.
-	lean *leanClient
-	// raw, when set, carries the lean path's requests over connections
-	// of its own, so GET bodies are spliced (see raw.go): a plain-http
-	// endpoint and no Config.HTTPClient.
-	raw    *rawConns
+	lean   *leanClient
 	http   *http.Client
 	bucket string
 	// timeout is Config.Timeout, applied to body reads.
@@ -156,7 +152,6 @@ func Open(cfg Config) (*Backend, error) {
 		}
 	}
 	hc := cfg.HTTPClient
-	var raw *rawConns
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		dialer := &net.Dialer{Timeout: min(cfg.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}
@@ -181,13 +176,6 @@ func Open(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.HTTPClient == nil && lean.endpoint.Scheme == "http" {
-		host := lean.endpoint.Host
-		if lean.endpoint.Port() == "" {
-			host = net.JoinHostPort(lean.endpoint.Hostname(), "80")
-		}
-		raw = newRawConns(host, cfg.Timeout)
-	}
 	client := s3.New(s3.Options{
 		Region:       cfg.Region,
 		BaseEndpoint: aws.String(cfg.Endpoint),
@@ -200,7 +188,7 @@ func Open(cfg Config) (*Backend, error) {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
-	return &Backend{client: client, lean: lean, raw: raw, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, spoolDir: cfg.SpoolDir, singlePutMax: maxSinglePut, streamPartMin: minStreamPart, bucketTTL: bucketTTL}, nil
+	return &Backend{client: client, lean: lean, http: hc, bucket: cfg.Bucket, timeout: cfg.Timeout, spoolDir: cfg.SpoolDir, singlePutMax: maxSinglePut, streamPartMin: minStreamPart, bucketTTL: bucketTTL}, nil
 }
 
 // newRetryer is the SDK's standard retryer with our attempts and backoff,
@@ -282,9 +270,6 @@ func (b *Backend) Ready(ctx context.Context) error {
 // Close releases idle connections.
 func (b *Backend) Close() error {
 	b.http.CloseIdleConnections()
-	if b.raw != nil {
-		b.raw.closeIdle()
-	}
 	return nil
 }
 
