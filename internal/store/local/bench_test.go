@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -216,4 +217,24 @@ func BenchmarkList1000Large(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkPut64MiBParallel is the engine's share of the s3 suite's PUT
+// 64 MiB row: four writers, each body hashed (MD5), written to tmp/,
+// fsynced, renamed and committed.
+func BenchmarkPut64MiBParallel(b *testing.B) {
+	e := benchEngine(b)
+	data := bytes.Repeat([]byte("L"), 64<<20)
+	b.SetBytes(int64(len(data)))
+	b.SetParallelism(2) // four writers on two cores, as the suite's clients
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			key := fmt.Sprintf("large/%04d", n.Add(1)%8)
+			if _, err := e.PutObject(context.Background(), "bench", key, bytes.NewReader(data), store.PutOptions{Size: int64(len(data))}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
