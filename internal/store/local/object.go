@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -52,6 +53,9 @@ type written struct {
 	size   int64
 	md5    [16]byte
 }
+
+// copyBufs holds the buffers writeData copies bodies through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // writeData streams body into a new data file (or, when it ends within
 // inlineMax bytes, into memory), checking size (-1 = unknown) and wantMD5.
@@ -96,7 +100,14 @@ func (e *Engine) writeData(ctx context.Context, body io.Reader, size int64, want
 	if _, err := f.Write(prefix); err != nil {
 		return fail(err)
 	}
-	if _, err := io.Copy(f, src); err != nil {
+	// The file is hidden from io.CopyBuffer's ReaderFrom shortcut: with a
+	// body that is no file or socket, os.File's ReadFrom copies through
+	// 32 KiB pieces, and 256 KiB ones made four writers of 64 MiB 15%
+	// faster (BenchmarkPut64MiBParallel).
+	buf := copyBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(struct{ io.Writer }{f}, src, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
 		if br.err != nil {
 			return fail(fmt.Errorf("reading body: %w", br.err))
 		}
