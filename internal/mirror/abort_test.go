@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -38,20 +37,7 @@ func TestOpenDuringAbort(t *testing.T) {
 	o := newOrigin(t)
 	st := slowFailStore{newTestStore(t), make(chan struct{})}
 	rec := newRecorder()
-	client := origin.NewClient(origin.Config{AllowPrivate: true, Version: "test"})
-	m, err := New(Config{Store: st, Origin: client, StagingDir: t.TempDir(), Metrics: rec,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		client.Close()
-	}()
+	m := newManager(t, origin.Config{AllowPrivate: true}, Config{Store: st, StagingDir: t.TempDir(), Metrics: rec})
 	gateOpen := false
 	defer func() {
 		if !gateOpen {

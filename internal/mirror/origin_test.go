@@ -293,20 +293,29 @@ func newFixtureMode(t testing.TB, ocfg origin.Config, guard bool, maxSize int64,
 	if !guard {
 		ocfg.AllowPrivate = true
 	}
-	ocfg.Version = "test"
-	client := origin.NewClient(ocfg)
 	f := &fixture{store: newTestStore(t), rec: newRecorder(), staging: t.TempDir()}
 	var st store.Backend = f.store
 	if adopt {
 		a := adoptingStore{f.store}
 		st, f.staging = a, a.AdoptDir()
 	}
-	m, err := New(Config{Store: st, Origin: client, StagingDir: f.staging, MaxSize: maxSize, Metrics: f.rec,
-		Logger: slog.New(slog.DiscardHandler)})
+	f.m = newManager(t, ocfg, Config{Store: st, StagingDir: f.staging, MaxSize: maxSize, Metrics: f.rec})
+	return f
+}
+
+// newManager builds a Manager from cfg with an origin client made from
+// ocfg (Version "test"), and closes both when the test ends, after its
+// deferred calls (which may first have to let a held fill go).
+func newManager(t testing.TB, ocfg origin.Config, cfg Config) *Manager {
+	ocfg.Version = "test"
+	client := origin.NewClient(ocfg)
+	cfg.Origin = client
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	m, err := New(cfg)
 	if err != nil {
+		client.Close()
 		t.Fatal(err)
 	}
-	f.m = m
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -315,7 +324,7 @@ func newFixtureMode(t testing.TB, ocfg origin.Config, guard bool, maxSize int64,
 		}
 		client.Close()
 	})
-	return f
+	return m
 }
 
 // stagingEmpty fails the test when a staging file is left behind.

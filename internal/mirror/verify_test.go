@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
 	"testing"
-	"time"
 
 	"mirrorstore/internal/origin"
 	"mirrorstore/internal/store"
@@ -92,20 +90,7 @@ func TestReaderEndsBeforeCommit(t *testing.T) {
 	ts := newTestStore(t)
 	st := gatedAdopter{adoptingStore{ts}, make(chan struct{})}
 	rec := newRecorder()
-	client := origin.NewClient(origin.Config{AllowPrivate: true, Version: "test"})
-	m, err := New(Config{Store: st, Origin: client, StagingDir: st.AdoptDir(), Metrics: rec,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		client.Close()
-	}()
+	m := newManager(t, origin.Config{AllowPrivate: true}, Config{Store: st, StagingDir: st.AdoptDir(), Metrics: rec})
 	opened := false
 	defer func() {
 		if !opened {
