@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,21 +30,7 @@ func startServerWith(t *testing.T, mod func(*server.Config)) *testServer {
 		ShutdownTimeout: 5 * time.Second,
 	}
 	mod(&cfg)
-	s, err := server.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	return &testServer{Server: s, client: client}
+	return startConfigured(t, cfg)
 }
 
 func (ts *testServer) userClient(accessKey, secretKey string) *s3.Client {

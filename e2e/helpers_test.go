@@ -71,6 +71,27 @@ func startServer(t *testing.T, useTLS bool) *testServer {
 	return ts
 }
 
+// startConfigured starts an in-process plain-HTTP server with cfg, waits
+// until it is ready, and shuts it down when the test ends.
+func startConfigured(t *testing.T, cfg server.Config) *testServer {
+	t.Helper()
+	s, err := server.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		client.CloseIdleConnections()
+	})
+	waitReady(t, client, s.URL())
+	return &testServer{Server: s, client: client}
+}
+
 // waitReady polls /-/ready until it answers 200 (no sleeping guesses: each
 // try is a real request, spaced by a short ticker, bounded in time).
 func waitReady(t *testing.T, client *http.Client, base string) {

@@ -113,21 +113,7 @@ func startMirrorServerWith(t *testing.T, mc server.MirrorConfig) *testServer {
 		ShutdownTimeout: 5 * time.Second,
 		Mirror:          mc,
 	}
-	s, err := server.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	return &testServer{Server: s, client: client}
+	return startConfigured(t, cfg)
 }
 
 // signed sends a request signed with the root credential by the SDK's v4

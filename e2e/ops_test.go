@@ -43,21 +43,7 @@ func startOpsServer(t *testing.T, edit func(*server.Config)) *testServer {
 	if edit != nil {
 		edit(&cfg)
 	}
-	s, err := server.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		client.CloseIdleConnections()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	waitReady(t, client, s.URL())
-	return &testServer{Server: s, client: client}
+	return startConfigured(t, cfg)
 }
 
 // scrape returns the value of every sample of /-/metrics, by its line's

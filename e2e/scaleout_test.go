@@ -124,7 +124,7 @@ func createBackendBucket(t *testing.T, admin *s3.Client, bucket string) {
 // reach loopback origins (the test origins).
 func startNode(t *testing.T, backend s3backend.Config) *testServer {
 	t.Helper()
-	s, err := server.Start(server.Config{
+	return startConfigured(t, server.Config{
 		Addr:            "127.0.0.1:0",
 		DataDir:         t.TempDir(),
 		AccessKey:       testAccessKey,
@@ -133,20 +133,6 @@ func startNode(t *testing.T, backend s3backend.Config) *testServer {
 		Backend:         server.BackendConfig{Kind: "s3", S3: backend},
 		Mirror:          server.MirrorConfig{Timeout: 5 * time.Second, IdleTimeout: 5 * time.Second, AllowPrivate: true, Version: "e2e"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	return &testServer{Server: s, client: client}
 }
 
 // TestScaleOut: two nodes over one MinIO serve the same buckets, objects

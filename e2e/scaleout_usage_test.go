@@ -61,7 +61,7 @@ func (l *backendLog) heads(mark int) ([]string, int) {
 
 func startScanningNode(t *testing.T, backend s3backend.Config, interval time.Duration) *testServer {
 	t.Helper()
-	s, err := server.Start(server.Config{
+	return startConfigured(t, server.Config{
 		Addr:              "127.0.0.1:0",
 		DataDir:           t.TempDir(),
 		AccessKey:         testAccessKey,
@@ -70,20 +70,6 @@ func startScanningNode(t *testing.T, backend s3backend.Config, interval time.Dur
 		UsageScanInterval: interval,
 		Backend:           server.BackendConfig{Kind: "s3", S3: backend},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	return &testServer{Server: s, client: client}
 }
 
 // TestScaleOutUsageScan: over the scale-out backend the per-bucket objects
