@@ -67,9 +67,7 @@ func listSuite(work string, opt listOptions, out io.Writer) error {
 	if err := ensureBucket(ctx, mnClient, backendBucket); err != nil {
 		return fmt.Errorf("minio: %w", err)
 	}
-	node, err := startMirrorstoreWith(work, "node", filepath.Join(work, "node-data"), "--backend", "s3",
-		"--backend-endpoint", mn.endpoint, "--backend-bucket", backendBucket,
-		"--backend-access-key", benchAccessKey, "--backend-secret-key", benchSecretKey)
+	node, err := startNode(work, mn.endpoint)
 	if err != nil {
 		return err
 	}

@@ -114,6 +114,14 @@ func startMirrorstoreWith(work, name, data string, args ...string) (*peer, error
 	return p, nil
 }
 
+// startNode runs mirrorstore --backend s3 over the MinIO at endpoint,
+// keeping everything in its bucket backendBucket.
+func startNode(work, endpoint string) (*peer, error) {
+	return startMirrorstoreWith(work, "node", filepath.Join(work, "node-data"), "--backend", "s3",
+		"--backend-endpoint", endpoint, "--backend-bucket", backendBucket,
+		"--backend-access-key", benchAccessKey, "--backend-secret-key", benchSecretKey)
+}
+
 // nginxOptions vary the one nginx configuration the suites share.
 type nginxOptions struct {
 	// name prefixes the files nginx keeps under work, so several can run

@@ -95,9 +95,7 @@ func s3Suite(work string, opt s3Options, out io.Writer) error {
 	if _, err := mnClient.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(backendBucket)}); err != nil {
 		return fmt.Errorf("minio: create bucket %s: %w", backendBucket, err)
 	}
-	node, err := startMirrorstoreWith(work, "node", filepath.Join(work, "node-data"), "--backend", "s3",
-		"--backend-endpoint", mn.endpoint, "--backend-bucket", backendBucket,
-		"--backend-access-key", benchAccessKey, "--backend-secret-key", benchSecretKey)
+	node, err := startNode(work, mn.endpoint)
 	if err != nil {
 		return err
 	}
