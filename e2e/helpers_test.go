@@ -54,32 +54,24 @@ func startServer(t *testing.T, useTLS bool) *testServer {
 		cfg.TLSCert, cfg.TLSKey = certFile, keyFile
 		client.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool}
 	}
-	s, err := server.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{Server: s, client: client}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	return ts
+	return startWithClient(t, cfg, client)
 }
 
 // startConfigured starts an in-process plain-HTTP server with cfg, waits
 // until it is ready, and shuts it down when the test ends.
 func startConfigured(t *testing.T, cfg server.Config) *testServer {
 	t.Helper()
+	return startWithClient(t, cfg, &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()})
+}
+
+// startWithClient is startConfigured with the client the tests use to
+// reach the server (one trusting a test certificate, say).
+func startWithClient(t *testing.T, cfg server.Config, client *http.Client) *testServer {
+	t.Helper()
 	s, err := server.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -20,28 +19,15 @@ import (
 // along.
 func TestSlowHeadersAreCut(t *testing.T) {
 	const headerTimeout = time.Second
-	s, err := server.Start(server.Config{
+	ts := startWithClient(t, server.Config{
 		Addr:              "127.0.0.1:0",
 		DataDir:           filepath.Join(t.TempDir(), "data"),
 		AccessKey:         testAccessKey,
 		SecretKey:         testSecretKey,
 		ShutdownTimeout:   5 * time.Second,
 		ReadHeaderTimeout: headerTimeout,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	ts := &testServer{Server: s, client: client}
+	}, &http.Client{Timeout: 5 * time.Second})
+	s := ts.Server
 	if a := ts.signed(t, http.MethodPut, "/busy", nil); a.status != 200 {
 		t.Fatalf("create bucket: %d %s", a.status, a.body)
 	}
@@ -127,24 +113,14 @@ wait:
 // request is closed at IdleTimeout, and one that keeps asking is not.
 func TestIdleConnectionsAreClosed(t *testing.T) {
 	const idle = 500 * time.Millisecond
-	s, err := server.Start(server.Config{
+	s := startConfigured(t, server.Config{
 		Addr:            "127.0.0.1:0",
 		DataDir:         filepath.Join(t.TempDir(), "data"),
 		AccessKey:       testAccessKey,
 		SecretKey:       testSecretKey,
 		ShutdownTimeout: 5 * time.Second,
 		IdleTimeout:     idle,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	}).Server
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL(), "http://"))
 	if err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func kib(n float64) string { return fmt.Sprintf("%.1f KiB", n/1024) }
 // known series of requests and one mirror fill, and checks that the numbers
 // it shows are those of /-/metrics.
 func TestStatusPageInBrowser(t *testing.T) {
-	s, err := server.Start(server.Config{
+	ts := startConfigured(t, server.Config{
 		Addr:            "127.0.0.1:0",
 		DataDir:         filepath.Join(t.TempDir(), "data"),
 		AccessKey:       testAccessKey,
@@ -100,20 +100,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		StatusPublic:    true,
 		Mirror:          server.MirrorConfig{Timeout: 5 * time.Second, IdleTimeout: 5 * time.Second, AllowPrivate: true, Version: "e2e"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		client.CloseIdleConnections()
-	})
-	waitReady(t, client, s.URL())
-	ts := &testServer{Server: s, client: client}
+	s := ts.Server
 
 	o := newFakeOrigin(t)
 	filled := []byte(strings.Repeat("m", 1234))
