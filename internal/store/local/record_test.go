@@ -8,16 +8,24 @@ import (
 	"mirrorstore/internal/store"
 )
 
-// decodeObjectInfo must read every field decodeObject reads except the
-// inline body, and reject the same damaged records.
-func TestDecodeObjectInfo(t *testing.T) {
-	recs := []objectRecord{
+// sampleRecords are records of each location (inline, empty, file,
+// parts), the first with every attribute set, for the decoders' tests.
+func sampleRecords() []objectRecord {
+	return []objectRecord{
 		{size: 4096, etag: "e1", modTime: 7, loc: locInline, inline: bytes.Repeat([]byte("i"), 4096),
-			attrs: store.ObjectAttrs{ContentType: "text/plain", UserMeta: map[string]string{"a": "b"}, Tags: map[string]string{"t": "v"}}},
+			attrs: store.ObjectAttrs{ContentType: "text/plain", ContentEncoding: "gzip", ContentDisposition: "inline",
+				ContentLanguage: "en", CacheControl: "no-cache", Expires: "never", AccessControlAllowOrigin: "*",
+				MirrorOrigin: "https://o/x", UserMeta: map[string]string{"a": "b", "c": "d"}, Tags: map[string]string{"t": "v"}}},
+		{size: 0, etag: "d41d8cd98f00b204e9800998ecf8427e", modTime: -1, loc: locInline},
 		{size: 1 << 20, etag: "e2", modTime: 8, loc: locFile, file: fileID{1, 2, 3}},
 		{size: 3, etag: "e3-2", modTime: 9, loc: locParts, parts: []partRef{{fileID{4}, 1}, {fileID{5}, 2}}},
 	}
-	for _, rec := range recs {
+}
+
+// decodeObjectInfo must read every field decodeObject reads except the
+// inline body, and reject the same damaged records.
+func TestDecodeObjectInfo(t *testing.T) {
+	for _, rec := range sampleRecords() {
 		v := rec.encode()
 		full, err := decodeObject(v)
 		if err != nil {
@@ -46,16 +54,7 @@ func TestDecodeObjectInfo(t *testing.T) {
 // shows, skip every other field whatever it holds, and reject the same
 // damaged records.
 func TestDecodeListEntry(t *testing.T) {
-	recs := []objectRecord{
-		{size: 4096, etag: "e1", modTime: 7, loc: locInline, inline: bytes.Repeat([]byte("i"), 4096),
-			attrs: store.ObjectAttrs{ContentType: "text/plain", ContentEncoding: "gzip", ContentDisposition: "inline",
-				ContentLanguage: "en", CacheControl: "no-cache", Expires: "never", AccessControlAllowOrigin: "*",
-				MirrorOrigin: "https://o/x", UserMeta: map[string]string{"a": "b", "c": "d"}, Tags: map[string]string{"t": "v"}}},
-		{size: 0, etag: "d41d8cd98f00b204e9800998ecf8427e", modTime: -1, loc: locInline},
-		{size: 1 << 20, etag: "e2", modTime: 8, loc: locFile, file: fileID{1, 2, 3}},
-		{size: 3, etag: "e3-2", modTime: 9, loc: locParts, parts: []partRef{{fileID{4}, 1}, {fileID{5}, 2}}},
-	}
-	for _, rec := range recs {
+	for _, rec := range sampleRecords() {
 		v := rec.encode()
 		full, err := decodeObject(v)
 		if err != nil {
