@@ -64,7 +64,7 @@ type Metrics struct {
 	errors  errorRing
 
 	// usage, when set, is where the per-bucket object and byte counts
-	// come from (NewWithUsage); otherwise they are Stored's deltas.
+	// come from (NewWithUsage, NewFromScan); without it there are none.
 	usage                  UsageFunc
 	descObjects, descBytes *prometheus.Desc
 	// lastScan, when set, is when the scan that usage reports ended
@@ -118,8 +118,9 @@ func (m *Metrics) UsageScan() (time.Time, bool) {
 }
 
 // New returns a Metrics with its collectors registered on a new Registry,
-// along with the Go runtime and process collectors. Its per-bucket object and
-// byte counts are this process's deltas (Stored): per node.
+// along with the Go runtime and process collectors, and no per-bucket object
+// and byte counts (the server always has a store that counts them:
+// NewWithUsage, NewFromScan).
 func New() *Metrics {
 	return newMetrics(nil)
 }
@@ -168,17 +169,10 @@ func newMetrics(usage UsageFunc) *Metrics {
 		}, []string{"bucket", "rule"}),
 		now: time.Now,
 	}
-	if usage != nil {
-		m.descObjects = prometheus.NewDesc("mirrorstore_bucket_objects",
-			"Objects stored per bucket, as the store counts them.", []string{"bucket"}, nil)
-		m.descBytes = prometheus.NewDesc("mirrorstore_bucket_bytes",
-			"Bytes stored per bucket, as the store counts them.", []string{"bucket"}, nil)
-	} else {
-		m.descObjects = prometheus.NewDesc("mirrorstore_bucket_objects",
-			"Objects stored per bucket, moved by this node's writes since it started (per node: other nodes of the scale-out backend write too).", []string{"bucket"}, nil)
-		m.descBytes = prometheus.NewDesc("mirrorstore_bucket_bytes",
-			"Bytes stored per bucket, moved by this node's writes since it started (per node: other nodes of the scale-out backend write too).", []string{"bucket"}, nil)
-	}
+	m.descObjects = prometheus.NewDesc("mirrorstore_bucket_objects",
+		"Objects stored per bucket, as the store counts them.", []string{"bucket"}, nil)
+	m.descBytes = prometheus.NewDesc("mirrorstore_bucket_bytes",
+		"Bytes stored per bucket, as the store counts them.", []string{"bucket"}, nil)
 	m.buckets.m = map[string]*bucketStats{}
 	m.errors.buf = make([]OriginError, errorRingSize)
 	for _, r := range fillResults {
@@ -261,25 +255,6 @@ func (m *Metrics) BytesMirrored(n int64) { m.bytesMirrored.Add(float64(n)) }
 // Redirect counts a redirect answered by rule (its RuleNumber) of bucket.
 func (m *Metrics) Redirect(bucket, rule string) { m.redirects.WithLabelValues(bucket, rule).Inc() }
 
-// UsageExact reports whether the per-bucket object and byte counts are the
-// store's own (NewWithUsage) rather than this node's deltas.
-func (m *Metrics) UsageExact() bool { return m.usage != nil }
-
-// Stored moves a bucket's object and byte counts by the deltas of one write:
-// +1 and the size for a new object, 0 and the size difference for a
-// replaced one, -1 and minus the size for a deleted one. It is ignored
-// when the counts come from the store (NewWithUsage).
-func (m *Metrics) Stored(bucket string, objects, bytes int64) {
-	if m.usage != nil {
-		return
-	}
-	b := m.buckets.get(bucket)
-	b.mu.Lock()
-	b.objects += objects
-	b.bytes += bytes
-	b.mu.Unlock()
-}
-
 // ForgetBucket drops a deleted bucket's series.
 func (m *Metrics) ForgetBucket(bucket string) {
 	m.buckets.mu.Lock()
@@ -354,9 +329,6 @@ func (m *Metrics) Buckets(ctx context.Context) ([]BucketStatus, error) {
 			byName[name] = st
 		}
 		b.mu.Lock()
-		if m.usage == nil {
-			st.Objects, st.Bytes = b.objects, b.bytes
-		}
 		st.Minute, st.Hour = b.minute.sum(now), b.hour.sum(now/60)
 		b.mu.Unlock()
 	}
@@ -387,8 +359,6 @@ func (s *bucketSet) get(bucket string) *bucketStats {
 
 type bucketStats struct {
 	mu            sync.Mutex
-	objects       int64
-	bytes         int64
 	local, filled int64
 	minute, hour  slots
 }
@@ -471,12 +441,8 @@ func (c bucketCollector) Collect(ch chan<- prometheus.Metric) {
 	defer s.mu.Unlock()
 	for name, b := range s.m {
 		b.mu.Lock()
-		objects, bytes, local, filled := b.objects, b.bytes, b.local, b.filled
+		local, filled := b.local, b.filled
 		b.mu.Unlock()
-		if m.usage == nil {
-			ch <- prometheus.MustNewConstMetric(m.descObjects, prometheus.GaugeValue, float64(objects), name)
-			ch <- prometheus.MustNewConstMetric(m.descBytes, prometheus.GaugeValue, float64(bytes), name)
-		}
 		ch <- prometheus.MustNewConstMetric(descLocal, prometheus.CounterValue, float64(local), name)
 		ch <- prometheus.MustNewConstMetric(descFilled, prometheus.CounterValue, float64(filled), name)
 	}

@@ -178,9 +178,6 @@ type statusError struct {
 type statusView struct {
 	Now     string
 	Buckets []statusBucket
-	// UsageExact is true when objects and bytes are the store's own
-	// counts, false when they are this node's writes since it started.
-	UsageExact bool
 	// Scanned is true when objects and bytes are the last periodic scan
 	// of the store; ScannedAt says when it ended ("" before the first).
 	Scanned   bool
@@ -195,7 +192,7 @@ type statusView struct {
 
 func (h *Handler) statusData(ctx context.Context, now time.Time) statusView {
 	m := h.ops.metrics
-	v := statusView{Now: now.UTC().Format(time.RFC1123), Mirror: h.mirror != nil, UsageExact: m.UsageExact()}
+	v := statusView{Now: now.UTC().Format(time.RFC1123), Mirror: h.mirror != nil}
 	if at, ok := m.UsageScan(); ok {
 		v.Scanned = true
 		if !at.IsZero() {
@@ -360,8 +357,8 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 <tr><th>bucket</th><th>objects</th><th>bytes</th><th>hit ratio, last minute</th><th>hit ratio, last hour</th><th>rules</th></tr>
 {{range .Buckets}}<tr><td>{{.Bucket}}</td><td class="n">{{.Objects}}</td><td class="n">{{.Bytes}}</td><td>{{ratio .Minute}}</td><td>{{ratio .Hour}}</td><td>{{range .Rules}}<div>{{.}}</div>{{else}}none{{end}}</td></tr>
 {{end}}</table>
-<p class="note">{{if .Scanned}}Objects and bytes are the whole cluster's as of the last scan of the backend{{with .ScannedAt}}, which ended {{.}}{{else}}; no scan has completed yet{{end}}.{{else if .UsageExact}}Objects and bytes are the store's own counts.{{else}}Objects and bytes count this node's writes since it started (per node: other nodes sharing the backend write too).{{end}} The hit ratio is the share of GETs served from the store rather than filled from the origin: at 100% the bucket's mirror rules can be switched off.</p>
-{{else}}<p>No buckets{{if .Scanned}} as of the last scan{{with .ScannedAt}} ({{.}}){{end}}{{else if not .UsageExact}} seen since the start{{end}}.</p>{{end}}
+<p class="note">{{if .Scanned}}Objects and bytes are the whole cluster's as of the last scan of the backend{{with .ScannedAt}}, which ended {{.}}{{else}}; no scan has completed yet{{end}}.{{else}}Objects and bytes are the store's own counts.{{end}} The hit ratio is the share of GETs served from the store rather than filled from the origin: at 100% the bucket's mirror rules can be switched off.</p>
+{{else}}<p>No buckets{{if .Scanned}} as of the last scan{{with .ScannedAt}} ({{.}}){{end}}{{end}}.</p>{{end}}
 {{with .UsageError}}<p class="note">Stored counts unavailable: {{.}}</p>{{end}}
 
 <h2>Fills in flight</h2>
